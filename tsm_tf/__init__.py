@@ -1,0 +1,27 @@
+"""tsm_tf: the Temporal Shift Module (Lin, Gan, Han, ICCV 2019) for Keras 3.
+
+Build a video classifier, train it with `model.fit`, stream it frame by frame
+on TFLite. See README.md.
+"""
+
+from tsm_tf.flops import count_flops
+from tsm_tf.image_normalization import ImageNormalization
+from tsm_tf.merge_segments import MergeSegments
+from tsm_tf.models import build_tsm
+from tsm_tf.models import per_frame_model
+from tsm_tf.split_segments import SplitSegments
+from tsm_tf.temporal_shift import TemporalShift
+from tsm_tf.tsm_classifier import TSMClassifier
+from tsm_tf.version import __version__
+
+__all__ = [
+    "ImageNormalization",
+    "MergeSegments",
+    "SplitSegments",
+    "TSMClassifier",
+    "TemporalShift",
+    "__version__",
+    "build_tsm",
+    "count_flops",
+    "per_frame_model",
+]

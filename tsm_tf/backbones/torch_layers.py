@@ -1,0 +1,49 @@
+"""Convolution and batch-norm helpers that reproduce PyTorch's padding and defaults."""
+
+import keras
+
+# PyTorch's BatchNorm2d: eps 1e-5, running stats updated with momentum 0.1
+# (Keras counts the other way: 0.9 keeps 90% of the old statistic).
+BATCH_NORM_EPSILON = 1e-5
+BATCH_NORM_MOMENTUM = 0.9
+
+
+def apply_conv(x, filters, kernel_size, stride, name, groups=1, use_bias=False):
+    """A bias-free convolution padded symmetrically, as `nn.Conv2d(padding=k//2)`.
+
+    TensorFlow's "same" padding puts the extra row on the bottom/right for
+    stride 2, PyTorch pads both sides equally; explicit zero padding keeps the
+    two frameworks equal number for number.
+    """
+    padding = kernel_size // 2
+    if padding:
+        x = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
+    if groups == 1:
+        return keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=stride,
+            padding="valid",
+            use_bias=use_bias,
+            name=name,
+        )(x)
+    if groups != filters or groups != x.shape[-1]:
+        raise ValueError(
+            "Only plain (groups=1) and depthwise (groups=channels) convolutions "
+            f"are supported. Received: groups={groups}, filters={filters}, "
+            f"input channels={x.shape[-1]}"
+        )
+    return keras.layers.DepthwiseConv2D(
+        kernel_size,
+        strides=stride,
+        padding="valid",
+        use_bias=use_bias,
+        name=name,
+    )(x)
+
+
+def apply_batch_norm(x, name):
+    """`nn.BatchNorm2d` with PyTorch's epsilon and momentum."""
+    return keras.layers.BatchNormalization(
+        epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name
+    )(x)

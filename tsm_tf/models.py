@@ -1,0 +1,109 @@
+"""Public builders: `build_tsm` and `per_frame_model`."""
+
+import os
+
+import keras
+
+from tsm_tf.tsm_classifier import FRAME_LOGITS_LAYER
+from tsm_tf.tsm_classifier import TSMClassifier
+
+
+def build_tsm(
+    backbone: str,
+    num_classes: int,
+    num_segments: int = 8,
+    image_size: int = 224,
+    shift_div: int = 8,
+    bidirectional: bool = True,
+    width_multiplier: float = 1.0,
+    dropout: float = 0.5,
+    weights: str | None = None,
+    labels: list[str] | None = None,
+) -> TSMClassifier:
+    """Builds a TSM video classifier (or the TSN baseline with `shift_div=0`).
+
+    Args:
+        backbone: `"mobilenet_v2"` or `"resnet50"`.
+        num_classes: number of classes.
+        num_segments: frames per clip (8 in the paper).
+        image_size: frame height and width (224 in the paper).
+        shift_div: 1 / fraction of channels shifted each way; 0 for TSN.
+        bidirectional: `True` for offline TSM, `False` for the online
+            (streamable) variant that shifts from the past only.
+        width_multiplier: scales the backbone's channels.
+        dropout: dropout rate before the classifier.
+        weights: `None` (random), `"imagenet"` (torchvision's ImageNet
+            backbone weights, see `tsm_tf.load_imagenet_weights`), or a path
+            to a `.keras` or `.weights.h5` file of the same architecture.
+        labels: optional class names, carried into saved models and exports.
+
+    Returns:
+        A `TSMClassifier`: clips `(batch, num_segments, image_size,
+        image_size, 3)` with RGB values in [0, 255] in, logits
+        `(batch, num_classes)` out.
+
+    Example:
+
+    >>> model = tsm_tf.build_tsm("mobilenet_v2", num_classes=10, num_segments=8,
+    ...                          image_size=112, width_multiplier=0.5)
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> model.fit(clips, labels)
+    """
+    model = TSMClassifier(
+        backbone,
+        num_classes,
+        num_segments=num_segments,
+        image_size=image_size,
+        shift_div=shift_div,
+        bidirectional=bidirectional,
+        width_multiplier=width_multiplier,
+        dropout=dropout,
+        labels=labels,
+    )
+    if weights is None:
+        return model
+    if weights == "imagenet":
+        from tsm_tf.torch_import import load_imagenet_weights
+
+        load_imagenet_weights(model)
+        return model
+    if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
+        raise ValueError(
+            "`weights` must be None, 'imagenet', or the path of an existing "
+            f"`.keras` or `.weights.h5` file. Received: weights={weights!r}"
+        )
+    weights = os.fspath(weights)
+    if weights.endswith(".keras"):
+        source = keras.models.load_model(weights, compile=False)
+        model.set_weights(source.get_weights())
+    elif weights.endswith(".weights.h5"):
+        model.load_weights(weights)
+    else:
+        raise ValueError(
+            "`weights` files must end in `.keras` or `.weights.h5`. Received: "
+            f"weights={weights!r}"
+        )
+    return model
+
+
+def per_frame_model(model: keras.Model) -> keras.Model:
+    """A model sharing `model`'s weights whose output is the frame logits.
+
+    Args:
+        model: a clip classifier from `build_tsm` (or loaded from a `.keras`
+            file).
+
+    Returns:
+        A functional model mapping the same clips to
+        `(batch, num_segments, num_classes)` logits: the per-frame scores
+        before TSN's temporal average.
+    """
+    try:
+        frame_logits = model.get_layer(FRAME_LOGITS_LAYER).output
+    except ValueError as error:
+        raise ValueError(
+            f"per_frame_model needs a model from tsm_tf.build_tsm (a layer "
+            f"named {FRAME_LOGITS_LAYER!r}). Received: model {model.name!r} "
+            f"of type {type(model).__name__}."
+        ) from error
+    return keras.Model(model.input, frame_logits, name=f"{model.name}_per_frame")
