@@ -1,0 +1,68 @@
+"""Shared test helpers: tiny models, fresh-process checks, save/load round-trips."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+import tsm_tf
+
+# Narrow, small-frame models keep unit tests fast on 2 CPU cores.
+TINY_WIDTH = {"mobilenet_v2": 0.35, "resnet50": 0.125}
+
+
+def tiny_tsm(backbone="mobilenet_v2", num_classes=5, num_segments=4, image_size=32, **kwargs):
+    """A small TSM (or TSN with shift_div=0) for unit tests."""
+    kwargs.setdefault("width_multiplier", TINY_WIDTH[backbone])
+    return tsm_tf.build_tsm(
+        backbone,
+        num_classes,
+        num_segments=num_segments,
+        image_size=image_size,
+        **kwargs,
+    )
+
+
+def random_clips(batch, num_segments, image_size, seed=0, dtype="float32"):
+    """Random RGB clips in [0, 255]."""
+    rng = np.random.default_rng(seed)
+    clips = rng.uniform(0, 255, (batch, num_segments, image_size, image_size, 3))
+    return clips.astype(dtype)
+
+
+def run_python(code, timeout=300):
+    """Runs `code` in a fresh Python process; returns its stdout, raises on failure."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"fresh process failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def assert_loads_in_fresh_process(model, inputs, tmp_path, atol=1e-5):
+    """Saves `model` to .keras, loads it in a new process with no custom_objects,
+    and checks the outputs on `inputs` match."""
+    model_path = tmp_path / "model.keras"
+    inputs_path = tmp_path / "inputs.npy"
+    outputs_path = tmp_path / "outputs.npy"
+    model.save(model_path)
+    np.save(inputs_path, inputs)
+    run_python(
+        f"""
+        import numpy as np, keras
+        model = keras.models.load_model({str(model_path)!r})
+        np.save({str(outputs_path)!r}, np.asarray(model.predict(np.load({str(inputs_path)!r}), verbose=0)))
+        """
+    )
+    expected = np.asarray(model.predict(inputs, verbose=0))
+    np.testing.assert_allclose(np.load(outputs_path), expected, atol=atol, rtol=1e-5)
