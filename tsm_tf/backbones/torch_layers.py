@@ -8,6 +8,17 @@ BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.9
 
 
+def kaiming_normal_fan_out():
+    """torchvision's convolution init (`kaiming_normal_(mode="fan_out")`).
+
+    Keras' default Glorot init lets activations fade through 50 layers of
+    inference-mode batch norm; He init keeps them at scale, as in PyTorch.
+    """
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="untruncated_normal"
+    )
+
+
 def apply_conv(x, filters, kernel_size, stride, name, groups=1, use_bias=False):
     """A bias-free convolution padded symmetrically, as `nn.Conv2d(padding=k//2)`.
 
@@ -25,6 +36,7 @@ def apply_conv(x, filters, kernel_size, stride, name, groups=1, use_bias=False):
             strides=stride,
             padding="valid",
             use_bias=use_bias,
+            kernel_initializer=kaiming_normal_fan_out(),
             name=name,
         )(x)
     if groups != filters or groups != x.shape[-1]:
@@ -38,6 +50,7 @@ def apply_conv(x, filters, kernel_size, stride, name, groups=1, use_bias=False):
         strides=stride,
         padding="valid",
         use_bias=use_bias,
+        depthwise_initializer=kaiming_normal_fan_out(),
         name=name,
     )(x)
 
