@@ -1,0 +1,219 @@
+"""The TFRecord format: one video per `tf.train.Example`, in sharded files.
+
+Features of each example:
+
+| key | type | meaning |
+| --- | --- | --- |
+| `video/frames` | bytes list | every frame, JPEG-encoded, in order |
+| `video/label` | int64 | class index (line number in `labels.txt`) |
+| `video/id` | bytes | a video id (path relative to the source root) |
+| `video/num_frames` | int64 | number of frames |
+| `video/frame_rate` | float | frames per second (0 when unknown) |
+| `video/height`, `video/width` | int64 | size of the stored frames |
+
+Shards are named `{split}-{index:05d}-of-{num_shards:05d}.tfrecord`, with the
+label map `labels.txt` (one class name per line) beside them.
+"""
+
+import glob
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+FRAMES = "video/frames"
+LABEL = "video/label"
+VIDEO_ID = "video/id"
+NUM_FRAMES = "video/num_frames"
+FRAME_RATE = "video/frame_rate"
+HEIGHT = "video/height"
+WIDTH = "video/width"
+
+LABELS_FILE = "labels.txt"
+
+
+def _file_mode():
+    # mkstemp creates 0600 files; finished files get the usual umask-based mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+FEATURES = {
+    FRAMES: tf.io.RaggedFeature(tf.string),
+    LABEL: tf.io.FixedLenFeature([], tf.int64),
+    VIDEO_ID: tf.io.FixedLenFeature([], tf.string),
+    NUM_FRAMES: tf.io.FixedLenFeature([], tf.int64),
+    FRAME_RATE: tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
+    HEIGHT: tf.io.FixedLenFeature([], tf.int64, default_value=0),
+    WIDTH: tf.io.FixedLenFeature([], tf.int64, default_value=0),
+}
+
+
+def serialize_video(
+    frames: Sequence[bytes],
+    label: int,
+    video_id: str,
+    frame_rate: float,
+    height: int,
+    width: int,
+) -> bytes:
+    """One video as a serialized `tf.train.Example` (frames already JPEG-encoded)."""
+    feature = tf.train.Feature
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                FRAMES: feature(bytes_list=tf.train.BytesList(value=list(frames))),
+                LABEL: feature(int64_list=tf.train.Int64List(value=[int(label)])),
+                VIDEO_ID: feature(bytes_list=tf.train.BytesList(value=[video_id.encode("utf-8")])),
+                NUM_FRAMES: feature(int64_list=tf.train.Int64List(value=[len(frames)])),
+                FRAME_RATE: feature(float_list=tf.train.FloatList(value=[float(frame_rate)])),
+                HEIGHT: feature(int64_list=tf.train.Int64List(value=[int(height)])),
+                WIDTH: feature(int64_list=tf.train.Int64List(value=[int(width)])),
+            }
+        )
+    )
+    return example.SerializeToString()
+
+
+def parse_video(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Parses one serialized example (in graph) into a dict of the features above."""
+    return tf.io.parse_single_example(serialized, FEATURES)
+
+
+def shard_path(out_dir: str, split: str, index: int, num_shards: int) -> str:
+    """The path of shard `index` of `num_shards` for `split`."""
+    return os.path.join(out_dir, f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord")
+
+
+def shard_pattern(out_dir: str, split: str) -> str:
+    """The glob pattern matching every shard of `split`."""
+    return os.path.join(out_dir, f"{split}-*.tfrecord")
+
+
+def write_atomically(path: str, data: bytes | str) -> None:
+    """Writes a small file through a temporary file in the same folder and a rename."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(descriptor, mode) as file:
+            file.write(data)
+        os.chmod(temporary, _FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+class AtomicRecordWriter:
+    """A TFRecord writer that only shows the file under its name once complete.
+
+    Records go to a temporary file in the same folder; leaving the `with` block
+    normally renames it to `path`, leaving it with an exception deletes it, so
+    a shard on disk is always a finished one.
+
+    Example:
+
+    >>> with AtomicRecordWriter("out/train-00000-of-00004.tfrecord") as writer:
+    ...     writer.write(serialize_video(frames, 3, "clip", 25.0, 256, 340))
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        descriptor, self._temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".tfrecord", dir=folder)
+        os.close(descriptor)
+        self._writer = tf.io.TFRecordWriter(self._temporary)
+        self.num_records = 0
+
+    def write(self, record: bytes) -> None:
+        """Appends one serialized example."""
+        self._writer.write(record)
+        self.num_records += 1
+
+    def __enter__(self) -> "AtomicRecordWriter":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self._writer.close()
+        if error_type is None:
+            os.chmod(self._temporary, _FILE_MODE)
+            os.replace(self._temporary, self.path)
+        elif os.path.exists(self._temporary):
+            os.remove(self._temporary)
+
+
+def write_labels(out_dir: str, labels: Sequence[str]) -> str:
+    """Writes `labels.txt` (one class name per line) atomically; returns its path."""
+    for name in labels:
+        if not name or "\n" in name or name != name.strip():
+            raise ValueError(
+                "Class names must be non-empty single lines without surrounding "
+                f"spaces. Received: {name!r}"
+            )
+    path = os.path.join(out_dir, LABELS_FILE)
+    write_atomically(path, "".join(f"{name}\n" for name in labels))
+    return path
+
+
+def list_shards(file_pattern: str | Sequence[str]) -> list[str]:
+    """Sorted files matching a glob pattern (or a list of patterns); raises if none."""
+    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    files = sorted({path for pattern in patterns for path in glob.glob(os.fspath(pattern))})
+    files = [path for path in files if os.path.isfile(path)]
+    if not files:
+        raise FileNotFoundError(
+            f"No record files match {file_pattern!r}. Expected shards such as "
+            "'out_dir/train-*.tfrecord' written by `tsm-prepare` or "
+            "`tsm_tf.data.write_motion_dataset`."
+        )
+    return files
+
+
+def load_labels(file_pattern_or_dir: str) -> list[str]:
+    """The class names of a dataset: `labels.txt` beside its shards.
+
+    Args:
+        file_pattern_or_dir: the folder of the shards, a shard pattern such as
+            `"data/train-*.tfrecord"`, or the path of `labels.txt` itself.
+
+    Returns:
+        Class names; the index of a name is its label.
+    """
+    path = os.fspath(file_pattern_or_dir)
+    if os.path.isdir(path):
+        candidate = os.path.join(path, LABELS_FILE)
+    elif os.path.basename(path) == LABELS_FILE:
+        candidate = path
+    else:
+        candidate = os.path.join(os.path.dirname(list_shards(path)[0]), LABELS_FILE)
+    if not os.path.isfile(candidate):
+        raise FileNotFoundError(
+            f"No label map at {candidate!r} (looked up from {file_pattern_or_dir!r}). "
+            "Expected labels.txt written beside the shards by `tsm-prepare` or "
+            "`write_motion_dataset`."
+        )
+    with open(candidate, encoding="utf-8") as file:
+        return [line.rstrip("\n") for line in file if line.strip()]
+
+
+def read_videos(file_pattern: str | Sequence[str]) -> Iterator[tuple[np.ndarray, int, str]]:
+    """Every video of the matching shards, in file and record order, fully decoded.
+
+    Yields:
+        `(frames, label, video_id)`: frames uint8 `(num_frames, height, width, 3)` RGB.
+    """
+    for path in list_shards(file_pattern):
+        for serialized in tf.data.TFRecordDataset(path):
+            features = parse_video(serialized)
+            frames = np.stack(
+                [tf.io.decode_jpeg(frame, channels=3).numpy() for frame in features[FRAMES]]
+            )
+            yield frames, int(features[LABEL]), features[VIDEO_ID].numpy().decode("utf-8")
