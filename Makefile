@@ -24,5 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
+kotlin-tools:
+	@if command -v kotlinc >/dev/null && [ -f /usr/share/java/junit4.jar ]; then echo "kotlinc and junit4 are installed"; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends kotlin junit4; fi
+
 clean:
 	rm -rf $(VENV) build *.egg-info
