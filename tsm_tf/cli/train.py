@@ -1,0 +1,107 @@
+"""tsm-train: train a TSM (or TSN) video classifier on TFRecord shards.
+
+Usage:
+    tsm-train --train_pattern='data/train-*.tfrecord' \
+        --validation_pattern='data/validation-*.tfrecord' \
+        --run_dir=runs/tsm_r50 --backbone=resnet50 --epochs=50 --batch_size=64
+
+Run the same command again to resume an interrupted run. Every setting is a
+flag over one flat configuration (`tsm_tf.training.TrainConfig`); the resolved
+configuration is saved as `config.json` in the run folder, and
+`--config=run/config.json` replays it (flags given explicitly still win).
+"""
+
+import dataclasses
+import logging
+import sys
+
+from absl import app
+from absl import flags
+
+from tsm_tf.training.config import TrainConfig
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", None, "A config.json to start from; explicit flags override it.")
+flags.DEFINE_string("train_pattern", None, "Glob of training shards (labels.txt beside them).")
+flags.DEFINE_string("validation_pattern", None, "Glob of validation shards.")
+flags.DEFINE_string("run_dir", None, "Folder for checkpoints, logs and config.json.")
+flags.DEFINE_enum("backbone", "resnet50", ["resnet50", "mobilenet_v2"], "Frame backbone.")
+flags.DEFINE_float("width_multiplier", 1.0, "Backbone width multiplier.")
+flags.DEFINE_integer("num_segments", 8, "Frames per clip.")
+flags.DEFINE_integer("shift_div", 8, "1/fraction of channels shifted each way; 0 = TSN.")
+flags.DEFINE_bool("bidirectional", True, "Offline shift (past and future); --nobidirectional streams.")
+flags.DEFINE_integer("image_size", 224, "Frame size.")
+flags.DEFINE_float("dropout", 0.5, "Dropout before the classifier.")
+flags.DEFINE_string("init_weights", None, "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.")
+flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
+flags.DEFINE_bool("flip", False, "Random horizontal flips (off for direction-sensitive classes).")
+flags.DEFINE_integer("batch_size", 64, "Global batch size (clips).")
+flags.DEFINE_integer("epochs", 50, "Epochs.")
+flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch; default one pass over the data.")
+flags.DEFINE_integer("validation_steps", None, "Validation steps; default one pass.")
+flags.DEFINE_enum("optimizer", "sgd", ["sgd", "adamw"], "Optimizer (the paper: SGD with momentum).")
+flags.DEFINE_float("base_learning_rate", 0.01, "Learning rate per 64 clips (linear scaling).")
+flags.DEFINE_float("learning_rate", None, "Peak learning rate; overrides the scaling rule.")
+flags.DEFINE_enum("schedule", "cosine", ["cosine", "step"], "Decay after the warm-up.")
+flags.DEFINE_list("decay_epochs", ["20", "40"], "Step schedule: epochs where the rate drops.")
+flags.DEFINE_float("decay_rate", 0.1, "Step schedule factor.")
+flags.DEFINE_float("warmup_epochs", 0.0, "Linear warm-up, in epochs.")
+flags.DEFINE_float("momentum", 0.9, "SGD momentum.")
+flags.DEFINE_float("weight_decay", 1e-4, "Weight decay on kernels (not biases or BN).")
+flags.DEFINE_float("clip_norm", 20.0, "Global gradient-norm clip; 0 disables.")
+flags.DEFINE_bool("partial_bn", False, "Freeze all batch norms but the first (fine-tuning).")
+flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"], "tf.distribute strategy.")
+flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Dtype policy.")
+flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+
+
+def resolve_config() -> TrainConfig:
+    """Builds the configuration: config.json (if given), then explicit flags."""
+    values = {}
+    if FLAGS.config:
+        values = dataclasses.asdict(TrainConfig.load(FLAGS.config))
+    for field in dataclasses.fields(TrainConfig):
+        flag = FLAGS[field.name]
+        if FLAGS.config and not flag.present:
+            continue
+        values[field.name] = flag.value
+    if values.get("clip_norm") == 0:
+        values["clip_norm"] = None
+    values["decay_epochs"] = [int(epoch) for epoch in values.get("decay_epochs", [])]
+    for required in ("train_pattern", "run_dir"):
+        if not values.get(required):
+            raise app.UsageError(f"--{required} is required (see --helpfull).")
+    return TrainConfig(**values)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        config = resolve_config()
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    from tsm_tf.training.trainer import train
+
+    try:
+        result = train(config)
+    except (FloatingPointError, FileNotFoundError, ValueError) as error:
+        logging.error("%s", error)
+        sys.exit(1)
+    print(
+        f"Finished {result.epochs_completed} epochs in {result.run_dir}; "
+        f"best {result.monitor}: {result.best}. Models: {result.last_model_path}, {result.best_model_path}"
+    )
+
+
+def run():
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,96 @@
+"""Callbacks of a training run: resumable checkpoints and a NaN stop."""
+
+import json
+import logging
+import math
+import os
+
+import keras
+import numpy as np
+
+from tsm_tf.atomic import atomic_path
+from tsm_tf.atomic import write_text_atomic
+
+LAST_MODEL = "last.keras"
+BEST_MODEL = "best.keras"
+STATE_FILE = "state.json"
+
+
+def read_state(run_dir):
+    """The state of a run (`epochs_completed`, `best`, `monitor`), or None if it never saved."""
+    path = os.path.join(run_dir, STATE_FILE)
+    if not os.path.exists(path) or not os.path.exists(os.path.join(run_dir, LAST_MODEL)):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves `last.keras` (with the optimizer state) after every epoch and
+    `best.keras` when the monitored metric improves, atomically, then records
+    the finished epoch in `state.json`. A run killed mid-epoch resumes from the
+    start of that epoch: no epoch is repeated or lost.
+
+    Args:
+        run_dir: folder of the run.
+        monitor: the metric deciding the best model, e.g. `"val_accuracy"`;
+            falls back to `"accuracy"` without validation.
+        best: the best value so far (when resuming).
+        save: False on non-chief workers of a multi-worker run, which
+            compute the same weights and must not race on the files.
+    """
+
+    def __init__(self, run_dir, monitor="val_accuracy", best=None, save=True):
+        super().__init__()
+        self.run_dir = run_dir
+        self.monitor = monitor
+        self.best = best
+        self.save = save
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        monitor = self.monitor if self.monitor in logs else "accuracy"
+        value = float(np.asarray(logs.get(monitor, math.nan)))
+        improved = math.isfinite(value) and (self.best is None or value > self.best)
+        if improved:
+            self.best = value
+        if not self.save:
+            return
+        with atomic_path(os.path.join(self.run_dir, LAST_MODEL)) as temporary:
+            self.model.save(temporary)
+        if improved:
+            with atomic_path(os.path.join(self.run_dir, BEST_MODEL)) as temporary:
+                self.model.save(temporary)
+            logging.info("Epoch %d: %s improved to %.4f, saved %s", epoch + 1, monitor, value, BEST_MODEL)
+        state = {"epochs_completed": epoch + 1, "best": self.best, "monitor": monitor}
+        write_text_atomic(os.path.join(self.run_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss and remembers where.
+
+    After `fit` returns, `message` names the epoch and step (None if all
+    losses were finite); the trainer raises it as an error.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.message = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(np.asarray(loss))):
+            return
+        step = int(np.asarray(self.model.optimizer.iterations))
+        self.message = (
+            f"The loss became {float(np.asarray(loss))} at epoch {self._epoch + 1}, "
+            f"step {batch + 1} of the epoch (global step {step}). Training stopped. "
+            "Lower the learning rate, enable gradient clipping (--clip_norm), or "
+            "check the input data for corrupt clips."
+        )
+        logging.error(self.message)
+        self.model.stop_training = True

@@ -1,0 +1,119 @@
+"""The one flat training configuration, saved as JSON next to every run."""
+
+import dataclasses
+import json
+import os
+
+from tsm_tf.atomic import write_text_atomic
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+SCHEDULES = ("cosine", "step")
+OPTIMIZERS = ("sgd", "adamw")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults follow the TSM paper.
+
+    The learning rate is `base_learning_rate * batch_size / 64` (the linear
+    scaling rule; TSM trains Kinetics at 0.01 per 64 clips) unless
+    `learning_rate` is given.
+    """
+
+    train_pattern: str
+    run_dir: str
+    validation_pattern: str | None = None
+    # Model.
+    backbone: str = "resnet50"
+    width_multiplier: float = 1.0
+    num_segments: int = 8
+    shift_div: int = 8
+    bidirectional: bool = True
+    image_size: int = 224
+    dropout: float = 0.5
+    init_weights: str | None = None
+    # Input.
+    sampling: str = "segment"
+    flip: bool = False
+    # Optimization.
+    batch_size: int = 64
+    epochs: int = 50
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    optimizer: str = "sgd"
+    base_learning_rate: float = 0.01
+    learning_rate: float | None = None
+    schedule: str = "cosine"
+    decay_epochs: tuple[int, ...] = (20, 40)
+    decay_rate: float = 0.1
+    warmup_epochs: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    clip_norm: float | None = 20.0
+    partial_bn: bool = False
+    label_smoothing: float = 0.0
+    # Execution.
+    strategy: str = "default"
+    tpu: str | None = None
+    precision: str = "float32"
+    jit_compile: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        self.decay_epochs = tuple(int(epoch) for epoch in self.decay_epochs)
+        self.validate()
+
+    @property
+    def scaled_learning_rate(self) -> float:
+        """The peak learning rate after the linear scaling rule."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return self.base_learning_rate * self.batch_size / 64
+
+    def validate(self):
+        """Raises `ValueError` naming the first bad setting."""
+        for name in ("num_segments", "image_size", "batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        choices = {
+            "strategy": STRATEGIES,
+            "schedule": SCHEDULES,
+            "optimizer": OPTIMIZERS,
+            "precision": PRECISIONS,
+            "sampling": ("segment", "dense"),
+            "backbone": ("mobilenet_v2", "resnet50"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"`{name}` must be one of {', '.join(allowed)}. Received: {name}={getattr(self, name)!r}"
+                )
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
+        if self.warmup_epochs < 0 or self.warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"`warmup_epochs` must be in [0, epochs={self.epochs}). Received: {self.warmup_epochs}"
+            )
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            raise ValueError(f"`clip_norm` must be positive or None. Received: {self.clip_norm}")
+        if self.scaled_learning_rate <= 0:
+            raise ValueError(f"The learning rate must be positive. Received: {self.scaled_learning_rate}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    def save(self, path):
+        """Writes the configuration as JSON, atomically."""
+        write_text_atomic(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path) -> "TrainConfig":
+        with open(path, encoding="utf-8") as handle:
+            values = json.load(handle)
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown settings in {os.fspath(path)}: {', '.join(unknown)}")
+        return cls(**values)

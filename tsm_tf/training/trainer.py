@@ -1,0 +1,255 @@
+"""`train(config)`: the paper's recipe around `model.fit`, resumable and distributable."""
+
+import dataclasses
+import logging
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from tsm_tf.models import build_tsm
+from tsm_tf.training.callbacks import LAST_MODEL
+from tsm_tf.training.callbacks import RunCheckpoint
+from tsm_tf.training.callbacks import StopOnNaN
+from tsm_tf.training.callbacks import read_state
+from tsm_tf.training.config import TrainConfig
+from tsm_tf.training.distribute import is_chief
+from tsm_tf.training.distribute import make_strategy
+from tsm_tf.training.losses import SparseCategoricalCrossentropyWithSmoothing
+from tsm_tf.training.schedules import WarmupDecay
+
+CONFIG_FILE = "config.json"
+CSV_LOG = "log.csv"
+TENSORBOARD_DIR = "tensorboard"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    run_dir: str
+    epochs_completed: int
+    best: float | None
+    monitor: str
+    history: dict
+    model: keras.Model
+
+    @property
+    def last_model_path(self):
+        return os.path.join(self.run_dir, LAST_MODEL)
+
+    @property
+    def best_model_path(self):
+        return os.path.join(self.run_dir, "best.keras")
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Trains (or resumes) the run described by `config` in `config.run_dir`.
+
+    A run directory holds `config.json`, `last.keras` and `best.keras`,
+    `state.json` (the epochs completed), `log.csv` and TensorBoard logs.
+    Calling `train` again with the same configuration continues from the last
+    completed epoch; a different configuration in the same folder is refused.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (the message names
+            the step).
+        ValueError: the run folder holds a different configuration.
+    """
+    keras.utils.set_random_seed(config.seed)
+    keras.config.set_dtype_policy(config.precision)
+    strategy = make_strategy(config.strategy, config.tpu)
+    chief = is_chief(strategy)
+    _prepare_run_dir(config, chief)
+    state = read_state(config.run_dir)
+    initial_epoch = state["epochs_completed"] if state else 0
+    if initial_epoch >= config.epochs:
+        logging.info("The run in %s already completed %d epochs.", config.run_dir, initial_epoch)
+
+    from tsm_tf.data import load_labels
+
+    labels = load_labels(config.train_pattern)
+    train_data, validation_data = _make_datasets(config, strategy)
+    steps_per_epoch = config.steps_per_epoch or _count_batches(config.train_pattern, config.batch_size)
+    with strategy.scope():
+        model = _build_model(config, labels)
+        model.compile(
+            optimizer=_make_optimizer(config, steps_per_epoch),
+            loss=SparseCategoricalCrossentropyWithSmoothing(config.label_smoothing),
+            metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, len(labels)), name="top5"),
+            ],
+            jit_compile=config.jit_compile,
+        )
+        if state:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(os.path.join(config.run_dir, LAST_MODEL))
+            logging.info("Resuming %s after epoch %d.", config.run_dir, initial_epoch)
+
+    nan_stop = StopOnNaN()
+    monitor = "val_accuracy" if validation_data is not None else "accuracy"
+    callbacks = [nan_stop, RunCheckpoint(config.run_dir, monitor, state and state["best"], save=chief)]
+    if chief:
+        callbacks += [
+            keras.callbacks.CSVLogger(os.path.join(config.run_dir, CSV_LOG), append=bool(state)),
+            keras.callbacks.TensorBoard(os.path.join(config.run_dir, TENSORBOARD_DIR)),
+        ]
+    history = model.fit(
+        train_data,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=config.steps_per_epoch,
+        validation_data=validation_data,
+        validation_steps=config.validation_steps,
+        callbacks=callbacks,
+        verbose=1 if chief else 0,
+    )
+    if nan_stop.message:
+        raise FloatingPointError(nan_stop.message)
+    final_state = read_state(config.run_dir) or {}
+    return TrainResult(
+        run_dir=config.run_dir,
+        epochs_completed=final_state.get("epochs_completed", config.epochs),
+        best=final_state.get("best"),
+        monitor=monitor,
+        history=history.history,
+        model=model,
+    )
+
+
+def _prepare_run_dir(config, chief):
+    """Creates the run folder and saves the configuration, or checks it matches."""
+    os.makedirs(config.run_dir, exist_ok=True)
+    path = os.path.join(config.run_dir, CONFIG_FILE)
+    if os.path.exists(path):
+        saved = TrainConfig.load(path)
+        if saved != config:
+            differences = [
+                f"{field.name}: {getattr(saved, field.name)!r} -> {getattr(config, field.name)!r}"
+                for field in dataclasses.fields(config)
+                if getattr(saved, field.name) != getattr(config, field.name)
+            ]
+            raise ValueError(
+                f"{config.run_dir} holds a run with a different configuration "
+                f"({'; '.join(differences)}). Resume with the same settings, or "
+                "choose a new --run_dir."
+            )
+    elif chief:
+        config.save(path)
+
+
+def _make_datasets(config, strategy):
+    """Distributed training and validation datasets (each worker reads its part)."""
+    from tsm_tf.data import make_dataset
+
+    repeat = True if config.steps_per_epoch else None
+
+    def train_fn(input_context):
+        return make_dataset(
+            config.train_pattern,
+            num_segments=config.num_segments,
+            image_size=config.image_size,
+            training=True,
+            batch_size=config.batch_size,
+            sampling=config.sampling,
+            flip=config.flip,
+            seed=config.seed,
+            repeat=repeat,
+            input_context=input_context,
+        )
+
+    def validation_fn(input_context):
+        return make_dataset(
+            config.validation_pattern,
+            num_segments=config.num_segments,
+            image_size=config.image_size,
+            training=False,
+            batch_size=config.batch_size,
+            sampling=config.sampling,
+            input_context=input_context,
+            drop_remainder=strategy.num_replicas_in_sync > 1,
+        )
+
+    if strategy.num_replicas_in_sync == 1 and not isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ):
+        train_data = train_fn(None)
+        validation_data = validation_fn(None) if config.validation_pattern else None
+        return train_data, validation_data
+    train_data = strategy.distribute_datasets_from_function(train_fn)
+    validation_data = (
+        strategy.distribute_datasets_from_function(validation_fn) if config.validation_pattern else None
+    )
+    return train_data, validation_data
+
+
+def _count_batches(file_pattern, batch_size):
+    """Training batches in one pass over the shards (the last partial batch is dropped)."""
+    from tsm_tf.data.records import list_shards
+
+    videos = sum(1 for _ in tf.data.TFRecordDataset(list_shards(file_pattern)))
+    batches = videos // batch_size
+    if batches == 0:
+        raise ValueError(
+            f"{file_pattern!r} holds {videos} videos, fewer than one batch of "
+            f"{batch_size}. Lower --batch_size or add data."
+        )
+    return batches
+
+
+def _build_model(config, labels):
+    weights = config.init_weights
+    torch_checkpoint = weights is not None and weights.endswith((".pth", ".pth.tar", ".pt"))
+    model = build_tsm(
+        config.backbone,
+        len(labels),
+        num_segments=config.num_segments,
+        image_size=config.image_size,
+        shift_div=config.shift_div,
+        bidirectional=config.bidirectional,
+        width_multiplier=config.width_multiplier,
+        dropout=config.dropout,
+        weights=None if torch_checkpoint else weights,
+        labels=labels,
+    )
+    if torch_checkpoint:
+        from tsm_tf.torch_import import load_torch_checkpoint
+
+        load_torch_checkpoint(model, weights, strict=False)
+    if config.partial_bn:
+        _freeze_all_but_first_batch_norm(model)
+    return model
+
+
+def _freeze_all_but_first_batch_norm(model):
+    """TSN's partial batch norm: every BN but the first runs on its stored statistics."""
+    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in batch_norms[1:]:
+        layer.trainable = False
+
+
+def _make_optimizer(config, steps_per_epoch):
+    schedule = WarmupDecay(
+        config.scaled_learning_rate,
+        total_steps=max(1, config.epochs * steps_per_epoch),
+        warmup_steps=int(math.floor(config.warmup_epochs * steps_per_epoch)),
+        schedule=config.schedule,
+        decay_steps=[epoch * steps_per_epoch for epoch in config.decay_epochs],
+        decay_rate=config.decay_rate,
+    )
+    if config.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(
+            schedule,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay or None,
+            global_clipnorm=config.clip_norm,
+        )
+    else:
+        optimizer = keras.optimizers.AdamW(
+            schedule, weight_decay=config.weight_decay, global_clipnorm=config.clip_norm
+        )
+    # Decay the kernels only: never biases or batch-norm scales and offsets.
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
