@@ -37,7 +37,7 @@ def segment_indices(
     `num_clips > 1` clip `k` takes `int(tick * (k + 0.5) / num_clips + tick * i)`,
     spreading the clips evenly through each segment. A video shorter than
     `num_segments` uses the evaluation rule in training too, which repeats
-    frames in order (e.g. 3 frames, 8 segments: 0 0 0 1 1 1 2 2).
+    frames in order (e.g. 3 frames, 8 segments: 0 0 0 1 1 2 2 2).
 
     Args:
         num_frames: scalar integer tensor, frames in the video (>= 1).

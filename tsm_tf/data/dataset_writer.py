@@ -1,0 +1,210 @@
+"""Writing videos into TFRecord shards: balanced, parallel, atomic, resumable.
+
+The engine behind `tsm-prepare` (which only parses flags and lists sources).
+Per-shard state files in `output_dir/.prepare/` record what each finished
+shard holds, so a re-run keeps the shards whose inputs and settings did not
+change.
+"""
+
+import collections
+import dataclasses
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+
+from tsm_tf.data import records
+from tsm_tf.data import sources
+from tsm_tf.data.video_io import UNKNOWN_LABEL
+from tsm_tf.data.video_io import UNREADABLE
+from tsm_tf.data.video_io import SkipVideo
+from tsm_tf.data.video_io import encode_frame_folder
+from tsm_tf.data.video_io import encode_video
+from tsm_tf.data.workers import report_progress
+from tsm_tf.data.workers import run_tasks
+
+_STATE_FOLDER = ".prepare"
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodeSettings:
+    """How frames are stored (part of the resume fingerprint).
+
+    Attributes:
+        shorter_side: resize so the shorter side is this long; 0 keeps the size.
+        jpeg_quality: JPEG quality, 1-100.
+        frame_template: file name of frame `i` in a frame folder (`str.format`).
+        first_frame_index: index of the first frame file.
+        frame_rate: frame rate recorded for frame folders (0: unknown).
+    """
+
+    shorter_side: int = 256
+    jpeg_quality: int = 90
+    frame_template: str = "img_{:05d}.jpg"
+    first_frame_index: int = 1
+    frame_rate: float = 0.0
+
+
+def prepare_dataset(
+    items: list[sources.SourceItem],
+    labels: list[str],
+    output_dir: str,
+    split: str = "train",
+    num_shards: int = 8,
+    num_workers: int = 1,
+    settings: EncodeSettings = EncodeSettings(),
+    overwrite: bool = False,
+) -> dict:
+    """Writes `items` into `num_shards` shards of `split`; returns the report.
+
+    Videos whose label is not in `labels` are skipped before any decoding;
+    the others are assigned to shards so that shards hold about the same
+    number of bytes (or frames). Each shard is written atomically by one
+    worker; a finished shard with the same inputs and settings is kept.
+
+    Returns:
+        The report also written to `output_dir/{split}-report.json`: counts,
+        every skipped video with its reason and detail, and the shards.
+    """
+    os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
+    labeled, skipped = _assign_labels(items, labels)
+    num_shards = max(1, min(num_shards, len(labeled)))
+    _remove_other_shardings(output_dir, split, num_shards)
+    tasks, resumed_reports = [], []
+    for index, shard_items in enumerate(_balance(labeled, num_shards)):
+        path = records.shard_path(output_dir, split, index, num_shards)
+        state = os.path.join(output_dir, _STATE_FOLDER, os.path.basename(path) + ".json")
+        fingerprint = _fingerprint(shard_items, settings)
+        previous = _finished_shard(path, state, fingerprint)
+        if previous is not None and not overwrite:
+            resumed_reports.append(dict(previous, resumed=True))
+        else:
+            tasks.append((path, state, fingerprint, shard_items, dataclasses.asdict(settings)))
+    if resumed_reports:
+        logging.info("Resuming: %d of %d shards already finished", len(resumed_reports), num_shards)
+    total = sum(len(task[3]) for task in tasks)
+    new_reports = run_tasks(_write_shard, tasks, num_workers, total, f"{split} videos")
+    shard_reports = sorted(resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"])
+    report = _final_report(items, labels, output_dir, split, skipped, shard_reports, settings)
+    records.write_labels(output_dir, labels)
+    records.write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
+    return report
+
+
+def _assign_labels(items, labels):
+    """(items with a known label as (item, index), skip entries for the others)."""
+    positions = {name: index for index, name in enumerate(labels)}
+    labeled, skipped = [], []
+    for item in items:
+        label = item.label
+        if isinstance(label, int) and 0 <= label < len(labels):
+            labeled.append((item, label))
+        elif isinstance(label, str) and label in positions:
+            labeled.append((item, positions[label]))
+        else:
+            detail = f"label {label!r} is not in the label map of {len(labels)} classes"
+            skipped.append(_skip_entry(item, UNKNOWN_LABEL, detail))
+    return labeled, skipped
+
+
+def _balance(labeled, num_shards):
+    """Greedy assignment, largest first, to the least-filled shard; keeps list order within a shard."""
+    order = sorted(range(len(labeled)), key=lambda i: (-labeled[i][0].size, i))
+    loads = [0] * num_shards
+    assigned = [[] for _ in range(num_shards)]
+    for position in order:
+        shard = min(range(num_shards), key=lambda s: (loads[s], len(assigned[s]), s))
+        loads[shard] += max(labeled[position][0].size, 1)
+        assigned[shard].append(position)
+    return [
+        [dict(dataclasses.asdict(labeled[i][0]), label_index=labeled[i][1]) for i in sorted(shard)]
+        for shard in assigned
+    ]
+
+
+def _fingerprint(shard_items, settings):
+    text = json.dumps([shard_items, dataclasses.asdict(settings)], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _finished_shard(path, state, fingerprint):
+    if not (os.path.isfile(path) and os.path.isfile(state)):
+        return None
+    try:
+        with open(state, encoding="utf-8") as file:
+            previous = json.load(file)
+    except (OSError, ValueError):
+        return None
+    return previous if previous.get("fingerprint") == fingerprint else None
+
+
+def _remove_other_shardings(output_dir, split, num_shards):
+    """Deletes shards of this split from a run with another shard count (they would match its glob)."""
+    pattern = re.compile(rf"{re.escape(split)}-\d{{5}}-of-(\d{{5}})\.tfrecord$")
+    for path in glob.glob(os.path.join(output_dir, f"{split}-*-of-*.tfrecord")):
+        match = pattern.search(os.path.basename(path))
+        if match and int(match.group(1)) != num_shards:
+            logging.warning("Removing %s from a run with another --num_shards", path)
+            os.remove(path)
+
+
+def _write_shard(task):
+    """Worker: encodes a shard's videos, writes it atomically, then its state file."""
+    path, state, fingerprint, shard_items, settings = task
+    settings = EncodeSettings(**settings)
+    written, skipped = [], []
+    with records.AtomicRecordWriter(path) as writer:
+        for item_dict in shard_items:
+            label_index = item_dict.pop("label_index")
+            item = sources.SourceItem(**item_dict)
+            try:
+                frames, frame_rate, (height, width) = _encode(item, settings)
+            except SkipVideo as error:
+                skipped.append(_skip_entry(item, error.reason, error.detail))
+            except Exception as error:  # noqa: BLE001 - one bad file must not stop the run
+                skipped.append(_skip_entry(item, UNREADABLE, f"{type(error).__name__}: {error}"))
+            else:
+                writer.write(records.serialize_video(frames, label_index, item.video_id, frame_rate, height, width))
+                written.append(item.video_id)
+            report_progress()
+    report = {"path": path, "fingerprint": fingerprint, "written": written, "skipped": skipped}
+    records.write_atomically(state, json.dumps(report))
+    return report
+
+
+def _encode(item, settings):
+    if item.num_frames is None:
+        return encode_video(item.path, settings.shorter_side, settings.jpeg_quality)
+    frames, size = encode_frame_folder(
+        item.path,
+        item.num_frames,
+        settings.frame_template,
+        settings.first_frame_index,
+        settings.shorter_side,
+        settings.jpeg_quality,
+    )
+    return frames, settings.frame_rate, size
+
+
+def _skip_entry(item, reason, detail):
+    return {"video_id": item.video_id, "path": item.path, "reason": reason, "detail": detail}
+
+
+def _final_report(items, labels, output_dir, split, skipped, shard_reports, settings):
+    skipped = skipped + [entry for report in shard_reports for entry in report["skipped"]]
+    return {
+        "split": split,
+        "output_dir": output_dir,
+        "num_listed": len(items),
+        "num_written": sum(len(report["written"]) for report in shard_reports),
+        "num_skipped": len(skipped),
+        "skipped_by_reason": dict(collections.Counter(entry["reason"] for entry in skipped)),
+        "skipped": skipped,
+        "num_classes": len(labels),
+        "shards": [
+            {"path": r["path"], "num_videos": len(r["written"]), "resumed": r["resumed"]} for r in shard_reports
+        ],
+        "settings": dataclasses.asdict(settings),
+    }

@@ -1,0 +1,180 @@
+"""What `tsm-prepare` reads: listings of videos or frame folders with their labels.
+
+Three layouts:
+- a folder of videos with one sub-folder per class (UCF101 style);
+- an annotation list: CSV (Kinetics `label,youtube_id,time_start,time_end,...`,
+  or `path,label`) or JSON (Something-Something V2 `[{"id", "template", ...}]`,
+  or `[{"path", "label"}]`);
+- extracted frames with TSM's list file, `folder num_frames label` per line.
+
+Listing never opens a video; problems found later are reported per video.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+
+from tsm_tf.data.video_io import VIDEO_EXTENSIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceItem:
+    """One video to write.
+
+    Attributes:
+        video_id: id stored in the record: the path relative to the root for
+            class folders, the list's reference (file name, Kinetics clip
+            name, Something-Something id) for annotations, the folder for frames.
+        path: the video file, or the frame folder.
+        label: a class name (str), a class index (int), or None when the list has none.
+        num_frames: frames listed for a frame folder; None for video files.
+        size: estimated size (bytes or frames), to balance shards.
+    """
+
+    video_id: str
+    path: str
+    label: str | int | None
+    num_frames: int | None = None
+    size: int = 0
+
+
+def list_video_folders(root: str) -> tuple[list[SourceItem], list[str]]:
+    """Videos in `root/<class name>/...`; returns (items, sorted class names)."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"--videos_dir {root!r} is not a folder. Expected root/<class>/<video>.")
+    classes = sorted(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
+    if not classes:
+        raise ValueError(f"No class sub-folders in {root!r}. Expected root/<class>/<video>.mp4.")
+    items = []
+    for name in classes:
+        for folder, subfolders, files in os.walk(os.path.join(root, name)):
+            subfolders.sort()
+            for file in sorted(files):
+                if file.lower().endswith(VIDEO_EXTENSIONS):
+                    path = os.path.join(folder, file)
+                    video_id = os.path.relpath(path, root)
+                    items.append(SourceItem(video_id, path, name, size=os.path.getsize(path)))
+    return items, classes
+
+
+def list_annotations(annotations: str, videos_root: str) -> list[SourceItem]:
+    """Videos of a CSV or JSON annotation list, found under `videos_root`."""
+    if annotations.lower().endswith(".json"):
+        with open(annotations, encoding="utf-8") as file:
+            entries = json.load(file)
+        if not isinstance(entries, list):
+            raise ValueError(
+                f"{annotations!r}: expected a JSON list of objects (Something-Something "
+                f"V2 layout or [{{'path', 'label'}}]). Received a {type(entries).__name__}."
+            )
+        pairs = [_json_entry(entry, annotations) for entry in entries]
+    else:
+        pairs = _csv_entries(annotations)
+    index = _index_videos(videos_root)
+    items = []
+    for reference, label in pairs:
+        path = _find_video(reference, videos_root, index)
+        video_id = reference
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        items.append(SourceItem(video_id, path, label, size=size))
+    return items
+
+
+def list_frame_folders(list_file: str, frames_root: str) -> list[SourceItem]:
+    """Frame folders of a TSM list file: `folder num_frames label` per line."""
+    items = []
+    with open(list_file, encoding="utf-8") as file:
+        for line_number, line in enumerate(file, 1):
+            if not line.strip():
+                continue
+            parts = line.strip().rsplit(maxsplit=2)
+            try:
+                folder, num_frames, label = parts[0], int(parts[1]), int(parts[2])
+            except (IndexError, ValueError) as error:
+                raise ValueError(
+                    f"{list_file}:{line_number}: expected 'folder num_frames label' "
+                    f"with integer counts and labels. Received: {line.strip()!r}"
+                ) from error
+            path = os.path.join(frames_root, folder)
+            items.append(SourceItem(folder, path, label, num_frames=num_frames, size=max(num_frames, 0)))
+    return items
+
+
+def read_label_file(path: str) -> list[str]:
+    """Class names from `labels.txt` (one per line) or a JSON list, or a JSON
+    `{name: index}` map (Something-Something V2's labels file)."""
+    with open(path, encoding="utf-8") as file:
+        if not path.lower().endswith(".json"):
+            return [line.strip() for line in file if line.strip()]
+        data = json.load(file)
+    if isinstance(data, list):
+        return [str(name) for name in data]
+    if isinstance(data, dict):
+        ordered = sorted(data.items(), key=lambda item: int(item[1]))
+        if [int(index) for _, index in ordered] != list(range(len(ordered))):
+            raise ValueError(f"{path!r}: label indices must be 0 .. {len(ordered) - 1} with no gaps.")
+        return [name for name, _ in ordered]
+    raise ValueError(f"{path!r}: expected a JSON list of names or a {{name: index}} object.")
+
+
+def _json_entry(entry, annotations):
+    if isinstance(entry, dict) and "id" in entry and ("template" in entry or "label" in entry):
+        # Something-Something V2: the class is the template without brackets.
+        template = entry.get("template")
+        label = template.replace("[", "").replace("]", "") if template else None
+        return str(entry["id"]), label
+    if isinstance(entry, dict) and ("path" in entry or "video" in entry):
+        return str(entry.get("path", entry.get("video"))), entry.get("label")
+    raise ValueError(
+        f"{annotations!r}: each entry needs 'id' and 'template' (Something-Something V2) "
+        f"or 'path' and 'label'. Received: {entry!r}"
+    )
+
+
+def _csv_entries(annotations):
+    with open(annotations, encoding="utf-8", newline="") as file:
+        rows = [row for row in csv.reader(file) if row]
+    if not rows:
+        return []
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "youtube_id" in header:
+        column = {name: header.index(name) for name in header}
+        pairs = []
+        for row in rows[1:]:
+            stem = row[column["youtube_id"]]
+            if "time_start" in column and "time_end" in column:
+                stem = f"{stem}_{int(float(row[column['time_start']])):06d}_{int(float(row[column['time_end']])):06d}"
+            label = row[column["label"]] if "label" in column else None
+            pairs.append((stem, label))
+        return pairs
+    path_column = next((header.index(name) for name in ("path", "video", "filename") if name in header), None)
+    if path_column is not None and "label" in header:
+        label_column = header.index("label")
+        return [(row[path_column], row[label_column] if len(row) > label_column else None) for row in rows[1:]]
+    if len(header) >= 2:
+        return [(row[0], row[1] if len(row) > 1 else None) for row in rows]
+    raise ValueError(
+        f"{annotations!r}: expected a Kinetics CSV (youtube_id,time_start,time_end,label) "
+        f"or 'path,label' rows. Received the first row {rows[0]!r}."
+    )
+
+
+def _index_videos(root):
+    """Maps file stems and relative paths under `root` to their paths."""
+    index = {}
+    for folder, subfolders, files in os.walk(root):
+        subfolders.sort()
+        for file in sorted(files):
+            if file.lower().endswith(VIDEO_EXTENSIONS):
+                path = os.path.join(folder, file)
+                index.setdefault(os.path.splitext(file)[0], path)
+                index.setdefault(os.path.relpath(path, root), path)
+    return index
+
+
+def _find_video(reference, root, index):
+    direct = reference if os.path.isabs(reference) else os.path.join(root, reference)
+    if os.path.isfile(direct):
+        return direct
+    return index.get(reference) or index.get(os.path.splitext(os.path.basename(reference))[0]) or direct
