@@ -11,6 +11,8 @@ from tsm_tf.models import build_tsm
 from tsm_tf.models import per_frame_model
 from tsm_tf.split_segments import SplitSegments
 from tsm_tf.temporal_shift import TemporalShift
+from tsm_tf.torch_import import load_imagenet_weights
+from tsm_tf.torch_import import load_torch_checkpoint
 from tsm_tf.tsm_classifier import TSMClassifier
 from tsm_tf.version import __version__
 
@@ -23,5 +25,7 @@ __all__ = [
     "__version__",
     "build_tsm",
     "count_flops",
+    "load_imagenet_weights",
+    "load_torch_checkpoint",
     "per_frame_model",
 ]

@@ -34,7 +34,10 @@ def build_tsm(
         dropout: dropout rate before the classifier.
         weights: `None` (random), `"imagenet"` (torchvision's ImageNet
             backbone weights, see `tsm_tf.load_imagenet_weights`), or a path
-            to a `.keras` or `.weights.h5` file of the same architecture.
+            to a `.keras` or `.weights.h5` file of the same architecture, or
+            to a PyTorch `.pth` / `.pth.tar` file: a TSM checkpoint of the
+            reference release (see `tsm_tf.load_torch_checkpoint`) or
+            torchvision ImageNet weights (needs torch).
         labels: optional class names, carried into saved models and exports.
 
     Returns:
@@ -70,9 +73,15 @@ def build_tsm(
     if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
         raise ValueError(
             "`weights` must be None, 'imagenet', or the path of an existing "
-            f"`.keras` or `.weights.h5` file. Received: weights={weights!r}"
+            "`.keras`, `.weights.h5` or PyTorch `.pth` file. Received: "
+            f"weights={weights!r}"
         )
     weights = os.fspath(weights)
+    if weights.endswith((".pth", ".pth.tar", ".pt")):
+        from tsm_tf.torch_import import load_torch_weights
+
+        load_torch_weights(model, weights)
+        return model
     if weights.endswith(".keras"):
         source = keras.models.load_model(weights, compile=False)
         model.set_weights(source.get_weights())
@@ -80,7 +89,8 @@ def build_tsm(
         model.load_weights(weights)
     else:
         raise ValueError(
-            "`weights` files must end in `.keras` or `.weights.h5`. Received: "
+            "`weights` files must end in `.keras`, `.weights.h5`, `.pth` or "
+            "`.pth.tar`. Received: "
             f"weights={weights!r}"
         )
     return model

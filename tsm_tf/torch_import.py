@@ -94,31 +94,33 @@ def load_torch_checkpoint(
     config = _model_config(model)
     _check_backbone(config, checkpoint)
     problems = _setting_problems(model, config, checkpoint)
-    skip_classifier = False
     model_classes = _model_num_classes(model)
-    if checkpoint.num_classes is not None and model_classes != checkpoint.num_classes:
-        problem = (
+    skip_classifier = (
+        checkpoint.num_classes is not None and model_classes != checkpoint.num_classes
+    )
+    if skip_classifier:
+        problems.append(
             f"the checkpoint classifies {checkpoint.num_classes} classes, the "
             f"model {model_classes}: build the model with "
             f"num_classes={checkpoint.num_classes}"
+            + ("" if strict else " (classifier left as initialized)")
         )
-        if strict:
-            problems.append(problem)
-        else:
-            problems.append(problem + " (classifier left as initialized)")
-            skip_classifier = True
     plan = _plan_assignments(model, checkpoint, skip_classifier=skip_classifier)
-    if plan["shape_errors"]:
-        raise ValueError(_format_error(checkpoint, "shapes differ", plan["shape_errors"]))
     if strict:
+        problems += plan["shape_errors"]
         problems += [f"model weight without a tensor: {name}" for name in plan["missing"]]
         problems += [f"unused checkpoint tensor: {name}" for name in plan["unused"]]
         if problems:
             raise ValueError(
                 _format_error(checkpoint, "it does not match the model", problems)
-                + " Pass strict=False to load the matching tensors anyway."
+                + "Pass strict=False to load the matching tensors anyway (shapes "
+                "must still match)."
             )
     else:
+        if plan["shape_errors"]:
+            raise ValueError(
+                _format_error(checkpoint, "shapes differ", plan["shape_errors"])
+            )
         for problem in problems:
             logger.warning("%s: %s", checkpoint.path, problem)
         for name in plan["missing"]:

@@ -1,0 +1,1 @@
+"""Console scripts (`tsm-*`); each module has a usage line and a short `main`."""
