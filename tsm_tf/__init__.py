@@ -4,27 +4,39 @@ Build a video classifier, train it with `model.fit`, stream it frame by frame
 on TFLite. See README.md.
 """
 
+from tsm_tf.cached_shift import CachedShift
 from tsm_tf.flops import count_flops
 from tsm_tf.image_normalization import ImageNormalization
 from tsm_tf.merge_segments import MergeSegments
 from tsm_tf.models import build_tsm
 from tsm_tf.models import per_frame_model
+from tsm_tf.online import build_online_tsm
+from tsm_tf.online import initial_states
+from tsm_tf.parity import check_parity
 from tsm_tf.split_segments import SplitSegments
+from tsm_tf.streaming_classifier import StreamingClassifier
 from tsm_tf.temporal_shift import TemporalShift
+from tsm_tf.tflite_export import export_tflite
 from tsm_tf.torch_import import load_imagenet_weights
 from tsm_tf.torch_import import load_torch_checkpoint
 from tsm_tf.tsm_classifier import TSMClassifier
 from tsm_tf.version import __version__
 
 __all__ = [
+    "CachedShift",
     "ImageNormalization",
     "MergeSegments",
     "SplitSegments",
+    "StreamingClassifier",
     "TSMClassifier",
     "TemporalShift",
     "__version__",
+    "build_online_tsm",
     "build_tsm",
+    "check_parity",
     "count_flops",
+    "export_tflite",
+    "initial_states",
     "load_imagenet_weights",
     "load_torch_checkpoint",
     "per_frame_model",
