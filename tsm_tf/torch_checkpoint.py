@@ -120,6 +120,7 @@ def read_torch_checkpoint(path: str | os.PathLike) -> TorchCheckpoint:
     arrays = {key: _to_numpy(key, value, path) for key, value in state.items()}
     layout, backbone, canonical, shifted_blocks = _canonicalize(arrays, path)
     tensors = {name: arrays[key] for name, key in canonical.items()}
+    _check_supported(tensors, canonical, path)
     return TorchCheckpoint(
         path=path,
         layout=layout,
@@ -171,7 +172,8 @@ def _torch_load(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No checkpoint file at {path!r}.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_scalar_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         message = str(error)
         if "Weights only load failed" in message and "truncated" not in message:
@@ -187,6 +189,26 @@ def _torch_load(path):
         raise _corrupt_file_error(path, error) from error
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise _corrupt_file_error(path, error) from error
+
+
+def _numpy_scalar_globals():
+    """NumPy scalars and dtypes, allowed on top of torch's weights-only set.
+
+    Training checkpoints often store metrics such as `best_prec1` as NumPy
+    scalars. Rebuilding one takes a dtype and raw bytes and runs no code, so
+    allowing them keeps the reader as safe as `weights_only=True`.
+    """
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import scalar
+    dtype_classes = {type(np.dtype(code)) for code in "?bhilqBHILQefdgFD"}
+    return [
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),  # pickled by NumPy 1.x
+        np.dtype,
+        *sorted(dtype_classes, key=lambda cls: cls.__name__),
+    ]
 
 
 def _corrupt_file_error(path, error):
@@ -286,6 +308,22 @@ def _canonicalize(arrays, path):
             )
         by_name[name] = key
     return layout, backbone, by_name, sorted(shifted_blocks)
+
+
+def _check_supported(tensors, canonical, path):
+    """Clear errors for released variants the backbones do not implement."""
+    non_local = [key for name, key in canonical.items() if ".nl." in f".{name}"]
+    if non_local:
+        raise ValueError(
+            f"{path!r} is a non-local TSM (keys such as {non_local[0]!r}); "
+            "tsm_tf implements the plain TSM only."
+        )
+    stem = tensors.get("conv1.weight", tensors.get("features.0.0.weight"))
+    if stem is not None and stem.ndim == 4 and stem.shape[1] != 3:
+        raise ValueError(
+            f"{path!r} takes {stem.shape[1]} input channels (an optical-flow or "
+            "RGB-difference model); tsm_tf models take RGB frames (3 channels)."
+        )
 
 
 def _detect_backbone(names, path):

@@ -325,7 +325,8 @@ def _setting_problems(model, config, checkpoint):
             f"shift_div={config['shift_div']}: build with "
             f"shift_div={hints['shift_div']}"
         )
-    if "num_segments" in hints and hints["num_segments"] != config["num_segments"]:
+    # A TSN's frames never meet before the average: any num_segments is the same network.
+    if shifts and "num_segments" in hints and hints["num_segments"] != config["num_segments"]:
         problems.append(
             f"the file name says segment{hints['num_segments']}, the model has "
             f"num_segments={config['num_segments']}: build with "
