@@ -6,12 +6,18 @@ import numpy as np
 
 
 def textured_frames(num_frames, height, width, seed=0):
-    """Frames of a smooth random texture drifting right by 2 px a frame (compresses well)."""
+    """Frames of a smooth random colour texture (features ~16 px) drifting right by 2 px a frame."""
     rng = np.random.default_rng(seed)
-    base = rng.uniform(0, 255, (height // 8 + 2, (width + 2 * num_frames) // 8 + 2, 3))
-    large = np.kron(base, np.ones((8, 8, 1)))
-    frames = [large[:height, 2 * t : 2 * t + width] for t in range(num_frames)]
-    return np.stack(frames).astype(np.uint8)
+    full_width = width + 2 * num_frames
+    coarse = rng.uniform(30, 225, (height // 16 + 2, full_width // 16 + 2, 3))
+    # Bilinear upsampling by 16: smooth, like real footage, so codecs stay near-lossless.
+    rows = np.arange(height) / 16.0
+    columns = np.arange(full_width) / 16.0
+    along_rows = np.stack([np.interp(rows, np.arange(coarse.shape[0]), coarse[:, j, c]) for j in range(coarse.shape[1]) for c in range(3)], axis=1)
+    along_rows = along_rows.reshape(height, coarse.shape[1], 3)
+    large = np.stack([np.stack([np.interp(columns, np.arange(coarse.shape[1]), along_rows[i, :, c]) for c in range(3)], axis=-1) for i in range(height)])
+    frames = [large[:, 2 * t : 2 * t + width] for t in range(num_frames)]
+    return np.stack(frames).round().astype(np.uint8)
 
 
 def write_video(path, frames, codec="h264", frame_rate=25):

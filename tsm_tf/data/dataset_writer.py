@@ -60,8 +60,8 @@ def prepare_dataset(
     """Writes `items` into `num_shards` shards of `split`; returns the report.
 
     Videos whose label is not in `labels` are skipped before any decoding;
-    the others are assigned to shards so that shards hold about the same
-    number of bytes (or frames). Each shard is written atomically by one
+    the others are dealt to the shards in turn, so shards hold the same number
+    of videos (give or take one). Each shard is written atomically by one
     worker; a finished shard with the same inputs and settings is kept.
 
     Returns:
@@ -110,17 +110,11 @@ def _assign_labels(items, labels):
 
 
 def _balance(labeled, num_shards):
-    """Greedy assignment, largest first, to the least-filled shard; keeps list order within a shard."""
-    order = sorted(range(len(labeled)), key=lambda i: (-labeled[i][0].size, i))
-    loads = [0] * num_shards
-    assigned = [[] for _ in range(num_shards)]
-    for position in order:
-        shard = min(range(num_shards), key=lambda s: (loads[s], len(assigned[s]), s))
-        loads[shard] += max(labeled[position][0].size, 1)
-        assigned[shard].append(position)
+    """Round-robin in list order: shard counts differ by at most one, and each
+    shard mixes the classes of a class-sorted list."""
     return [
-        [dict(dataclasses.asdict(labeled[i][0]), label_index=labeled[i][1]) for i in sorted(shard)]
-        for shard in assigned
+        [dict(dataclasses.asdict(item), label_index=label) for item, label in labeled[shard::num_shards]]
+        for shard in range(num_shards)
     ]
 
 
@@ -204,7 +198,8 @@ def _final_report(items, labels, output_dir, split, skipped, shard_reports, sett
         "skipped": skipped,
         "num_classes": len(labels),
         "shards": [
-            {"path": r["path"], "num_videos": len(r["written"]), "resumed": r["resumed"]} for r in shard_reports
+            {"path": r["path"], "num_videos": len(r["written"]), "num_skipped": len(r["skipped"]), "resumed": r["resumed"]}
+            for r in shard_reports
         ],
         "settings": dataclasses.asdict(settings),
     }

@@ -29,7 +29,8 @@ class SourceItem:
         path: the video file, or the frame folder.
         label: a class name (str), a class index (int), or None when the list has none.
         num_frames: frames listed for a frame folder; None for video files.
-        size: estimated size (bytes or frames), to balance shards.
+        size: source size (bytes, or frames for a folder); a changed file
+            changes the resume fingerprint of its shard.
     """
 
     video_id: str

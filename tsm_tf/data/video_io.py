@@ -99,12 +99,14 @@ def iterate_video(path: str) -> tuple[Iterator[np.ndarray], float]:
             raise SkipVideo(UNREADABLE, f"decoding failed after {count} frames: {error}") from error
         finally:
             container.close()
-        if count == 0:
-            raise SkipVideo(ZERO_FRAMES, "the video stream decodes to no frames")
+        # A cut-off file still declares its full length: that is a truncation,
+        # not an empty video, even when nothing decodes.
         if expected and count < _TRUNCATION_TOLERANCE * expected - 2:
             raise SkipVideo(
                 UNREADABLE, f"truncated: decoded {count} of the {expected} frames it declares"
             )
+        if count == 0:
+            raise SkipVideo(ZERO_FRAMES, "the video stream decodes to no frames")
 
     return frames(), frame_rate
 

@@ -1,0 +1,157 @@
+"""tsm-prepare on videos and frame folders the tests write, with every kind of bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.data_helpers import textured_frames
+from tests.data_helpers import write_frame_folder
+from tests.data_helpers import write_video
+from tsm_tf.data import load_labels
+from tsm_tf.data import read_videos
+from tsm_tf.data import sources
+from tsm_tf.data.dataset_writer import EncodeSettings
+from tsm_tf.data.dataset_writer import prepare_dataset
+
+
+@pytest.fixture(scope="module")
+def video_tree(tmp_path_factory):
+    """root/<class>/...: 2 mp4 + 1 webm per class, plus a truncated mp4, a truncated
+    webm, an empty file, and a class the label map does not know."""
+    root = tmp_path_factory.mktemp("videos")
+    for class_index, name in enumerate(["jump", "run"]):
+        for index in range(2):
+            write_video(str(root / name / f"clip{index}.mp4"), textured_frames(12, 48, 64, seed=10 * class_index + index))
+        write_video(str(root / name / "clip2.webm"), textured_frames(10, 48, 64, seed=5 + class_index), "libvpx-vp9")
+    good_mp4 = (root / "run" / "clip0.mp4").read_bytes()
+    (root / "run" / "truncated.mp4").write_bytes(good_mp4[: len(good_mp4) // 2])
+    good_webm = (root / "jump" / "clip2.webm").read_bytes()
+    (root / "jump" / "truncated.webm").write_bytes(good_webm[: len(good_webm) // 2])
+    (root / "jump" / "empty.mp4").write_bytes(b"")
+    write_video(str(root / "swim" / "clip0.mp4"), textured_frames(12, 48, 64, seed=99))
+    labels = root.parent / "labels.txt"
+    labels.write_text("jump\nrun\n")
+    return root, labels
+
+
+def run_prepare(*arguments):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    command = [sys.executable, "-m", "tsm_tf.data.prepare", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_prepare_cli_reports_every_bad_video_and_resumes(video_tree, tmp_path):
+    root, labels = video_tree
+    output = tmp_path / "out"
+    arguments = [f"--videos_dir={root}", f"--labels={labels}", f"--output_dir={output}", "--num_shards=3", "--num_workers=2", "--shorter_side=32"]
+    stdout = run_prepare(*arguments)
+    report = json.loads((output / "train-report.json").read_text())
+    assert report["num_listed"] == 10 and report["num_written"] == 6 and report["num_skipped"] == 4
+    assert report["skipped_by_reason"] == {"unknown label": 1, "unreadable": 3}
+    by_id = {entry["video_id"]: entry for entry in report["skipped"]}
+    assert by_id[os.path.join("swim", "clip0.mp4")]["reason"] == "unknown label"
+    assert "empty" in by_id[os.path.join("jump", "empty.mp4")]["detail"]
+    assert "truncated" in by_id[os.path.join("jump", "truncated.webm")]["detail"]
+    assert os.path.join("run", "truncated.mp4") in by_id
+    assert "wrote 6 of 10 videos" in stdout and "skipped 3 (unreadable)" in stdout
+    assert load_labels(str(output)) == ["jump", "run"]
+
+    videos = list(read_videos(str(output / "train-*.tfrecord")))
+    assert sorted(video_id for _, _, video_id in videos) == sorted(
+        os.path.join(name, f"clip{index}.{'webm' if index == 2 else 'mp4'}") for name in ("jump", "run") for index in range(3)
+    )
+    for frames, label, video_id in videos:
+        assert label == ["jump", "run"].index(video_id.split(os.sep)[0])
+        assert frames.shape == ((10 if video_id.endswith("webm") else 12), 32, 43, 3)
+    # The 9 videos with known labels are dealt to the 3 shards in turn.
+    assert [shard["num_videos"] + shard["num_skipped"] for shard in report["shards"]] == [3, 3, 3]
+
+    before = {path: os.path.getmtime(path) for path in map(str, output.glob("train-*.tfrecord"))}
+    os.remove(sorted(before)[1])
+    stdout = run_prepare(*arguments)
+    assert "(2 resumed)" in stdout
+    after = {path: os.path.getmtime(path) for path in map(str, output.glob("train-*.tfrecord"))}
+    assert set(after) == set(before)
+    assert [after[path] == before[path] for path in sorted(before)] == [True, False, True]
+    assert json.loads((output / "train-report.json").read_text())["num_written"] == 6
+
+
+def test_record_round_trip_reproduces_the_frames(tmp_path):
+    frames = textured_frames(7, 40, 56, seed=3)
+    write_video(str(tmp_path / "videos" / "wave" / "a.mp4"), frames)
+    items, labels = sources.list_video_folders(str(tmp_path / "videos"))
+    report = prepare_dataset(items, labels, str(tmp_path / "out"), settings=EncodeSettings(shorter_side=0, jpeg_quality=100))
+    assert report["num_written"] == 1
+    [(decoded, label, video_id)] = list(read_videos(str(tmp_path / "out" / "train-*.tfrecord")))
+    assert (label, video_id, decoded.dtype, decoded.shape) == (0, os.path.join("wave", "a.mp4"), np.uint8, frames.shape)
+    # Against the video's own frames as PyAV decodes them, only JPEG (quality 100) is lossy.
+    import av
+
+    with av.open(str(tmp_path / "videos" / "wave" / "a.mp4")) as container:
+        reference = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+    error = np.abs(decoded.astype(np.float64) - reference)
+    psnr = 10 * np.log10(255.0**2 / np.mean(error**2))
+    assert error.mean() < 3.0 and psnr > 35, (error.mean(), psnr)
+
+
+def write_frame_list(root):
+    frames_root = root / "frames"
+    lines = []
+    for index in range(4):
+        write_frame_folder(str(frames_root / f"video{index}"), textured_frames(6, 40, 50, seed=index))
+        lines.append(f"video{index} 6 {index % 2}")
+    os.remove(frames_root / "video1" / "img_00004.jpg")
+    lines.append("video2 6 7")  # a label the map does not have
+    lines.append("video3 0 1")  # zero frames
+    (root / "list.txt").write_text("\n".join(lines) + "\n")
+    (root / "classes.txt").write_text("open\nclose\n")
+    return frames_root
+
+
+def test_frame_folders_with_missing_frames_and_unknown_labels(tmp_path):
+    frames_root = write_frame_list(tmp_path)
+    items = sources.list_frame_folders(str(tmp_path / "list.txt"), str(frames_root))
+    labels = sources.read_label_file(str(tmp_path / "classes.txt"))
+    report = prepare_dataset(items, labels, str(tmp_path / "out"), num_shards=2, settings=EncodeSettings(shorter_side=0))
+    assert (report["num_listed"], report["num_written"]) == (6, 3)
+    assert report["skipped_by_reason"] == {"missing frames": 1, "unknown label": 1, "zero frames": 1}
+    missing = next(entry for entry in report["skipped"] if entry["reason"] == "missing frames")
+    assert missing["video_id"] == "video1" and "img_00004.jpg" in missing["detail"]
+    videos = {video_id: (frames, label) for frames, label, video_id in read_videos(str(tmp_path / "out" / "train-*.tfrecord"))}
+    assert sorted(videos) == ["video0", "video2", "video3"]
+    assert videos["video3"][1] == 1 and videos["video3"][0].shape == (6, 40, 50, 3)
+
+
+def test_kinetics_csv_and_something_something_json(tmp_path):
+    root = tmp_path / "videos"
+    write_video(str(root / "abc_000010_000020.mp4"), textured_frames(5, 32, 32, seed=1))
+    write_video(str(root / "sub" / "xyz_000000_000010.mp4"), textured_frames(5, 32, 32, seed=2))
+    write_video(str(root / "1234.webm"), textured_frames(5, 32, 32, seed=3), "libvpx-vp9")
+    kinetics = tmp_path / "kinetics.csv"
+    kinetics.write_text(
+        "label,youtube_id,time_start,time_end,split\n"
+        "abseiling,abc,10,20,train\nair drumming,xyz,0,10,train\nabseiling,gone,0,10,train\n"
+    )
+    items = sources.list_annotations(str(kinetics), str(root))
+    report = prepare_dataset(items, ["abseiling", "air drumming"], str(tmp_path / "kinetics"), settings=EncodeSettings(shorter_side=0))
+    assert report["num_written"] == 2
+    assert [entry["detail"] for entry in report["skipped"]] == ["file not found"]
+
+    something = tmp_path / "something.json"
+    something.write_text(json.dumps([
+        {"id": "1234", "label": "pushing a cup from left to right", "template": "Pushing [something] from left to right", "placeholders": ["a cup"]},
+    ]))
+    label_map = tmp_path / "something-labels.json"
+    label_map.write_text(json.dumps({"Pushing something from right to left": "1", "Pushing something from left to right": "0"}))
+    items = sources.list_annotations(str(something), str(root))
+    labels = sources.read_label_file(str(label_map))
+    assert labels == ["Pushing something from left to right", "Pushing something from right to left"]
+    report = prepare_dataset(items, labels, str(tmp_path / "something"), settings=EncodeSettings(shorter_side=0))
+    [(frames, label, video_id)] = list(read_videos(str(tmp_path / "something" / "train-*.tfrecord")))
+    assert (label, video_id, frames.shape) == (0, "1234", (5, 32, 32, 3))
