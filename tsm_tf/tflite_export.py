@@ -208,7 +208,7 @@ def load_representative_frames(data, image_size: int, max_frames: int) -> np.nda
     See `export_tflite`'s `representative_data` for the accepted forms.
     """
     if isinstance(data, (str, os.PathLike)):
-        data = _frames_from_dataset(os.fspath(data), image_size)
+        data = _frames_from_dataset(os.fspath(data), image_size, max_frames)
     if isinstance(data, np.ndarray) and data.ndim == 5:
         data = data.reshape(-1, *data.shape[2:])
     if not isinstance(data, (np.ndarray, Iterable)):
@@ -237,10 +237,14 @@ def load_representative_frames(data, image_size: int, max_frames: int) -> np.nda
     return np.stack(frames)
 
 
-def _frames_from_dataset(pattern, image_size):
-    from tsm_tf import data as data_lib  # written alongside; imported lazily.
+def _frames_from_dataset(pattern, image_size, max_frames):
+    from tsm_tf.data.pipeline import make_dataset  # tf.data machinery, loaded on demand.
 
-    dataset = data_lib.make_dataset(pattern, training=False)
+    # Whole evaluation clips: consecutive frames, so streamed states are real.
+    dataset = make_dataset(
+        pattern, num_segments=8, image_size=image_size, training=False,
+        batch_size=1, sampling="dense", dense_stride=1,
+    ).take(max(1, max_frames // 8))
     for element in dataset:
         clips = element[0] if isinstance(element, (tuple, list)) else element
         clips = np.asarray(clips)
