@@ -25,7 +25,7 @@ github.com/mit-han-lab/temporal-shift-module):
 - `"torchvision"`: torchvision's ResNet50 and MobileNetV2 state dicts.
 """
 
-import logging
+import dataclasses
 import os
 import pickle
 import re
@@ -60,9 +60,9 @@ _TORCHVISION_MOBILENET_KEY = re.compile(r"^features\.\d+\.conv\.\d+\.\d+\.")
 _REFERENCE_BLOCK_KEY = re.compile(r"^features\.(\d+)\.conv\.(\d+)\.(.+)$")
 _WRAPPED_SHIFT_KEY = re.compile(r"^(.+?)\.(?:conv1|conv\.0)\.net\.")
 
-logger = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True)
 class TorchCheckpoint:
     """The tensors of a checkpoint under canonical names, and what it says about itself.
 
@@ -76,24 +76,25 @@ class TorchCheckpoint:
             whose convolution the file wraps in a temporal shift; empty for
             files that do not record the shift (`mobilenet_v2_reference`,
             `torchvision`) and for TSN files.
-        num_classes: rows of the classifier, or None if the file has none.
         name_hints: settings read from the reference release's file names:
             `shift_div` (`shift8`), `num_segments` (`segment8`), `online`.
         arch: the `arch` entry of a reference training checkpoint, if any.
     """
 
-    def __init__(self, path, layout, backbone, tensors, original_names,
-                 shifted_blocks, name_hints, arch):
-        self.path = path
-        self.layout = layout
-        self.backbone = backbone
-        self.tensors = tensors
-        self.original_names = original_names
-        self.shifted_blocks = shifted_blocks
-        self.name_hints = name_hints
-        self.arch = arch
-        classifier = tensors.get("classifier.weight")
-        self.num_classes = None if classifier is None else int(classifier.shape[0])
+    path: str
+    layout: str
+    backbone: str
+    tensors: dict
+    original_names: dict
+    shifted_blocks: list
+    name_hints: dict
+    arch: str | None = None
+
+    @property
+    def num_classes(self) -> int | None:
+        """Rows of the classifier, or None if the file has none."""
+        classifier = self.tensors.get("classifier.weight")
+        return None if classifier is None else int(classifier.shape[0])
 
 
 def read_torch_checkpoint(path: str | os.PathLike) -> TorchCheckpoint:

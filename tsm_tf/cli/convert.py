@@ -53,6 +53,8 @@ def resolve_config(checkpoint, overrides):
     for name, value in overrides.items():
         if value is not None:
             config[name] = value
+    if config["shift_div"] == 0 and config["bidirectional"] is None:
+        config["bidirectional"] = True  # a TSN has no shift to direct
     if config["num_segments"] is None:
         logging.info("num_segments not in the file name; using %d.", DEFAULT_NUM_SEGMENTS)
         config["num_segments"] = DEFAULT_NUM_SEGMENTS
