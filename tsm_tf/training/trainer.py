@@ -83,6 +83,8 @@ def train(config: TrainConfig) -> TrainResult:
             ],
             jit_compile=config.jit_compile,
         )
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            _work_around_keras_multi_worker_bugs(model, strategy)
         if state:
             model.optimizer.build(model.trainable_variables)
             model.load_weights(os.path.join(config.run_dir, LAST_MODEL))
@@ -141,48 +143,73 @@ def _prepare_run_dir(config, chief):
 
 
 def _make_datasets(config, strategy):
-    """Distributed training and validation datasets (each worker reads its part)."""
+    """Training and validation datasets with the global batch size.
+
+    Under a tf.distribute strategy Keras distributes them itself: it splits
+    each global batch between replicas and auto-shards the input so that each
+    worker reads its own shards (or every n-th batch).
+    """
     from tsm_tf.data import make_dataset
 
-    repeat = True if config.steps_per_epoch else None
-
-    def train_fn(input_context):
-        return make_dataset(
-            config.train_pattern,
-            num_segments=config.num_segments,
-            image_size=config.image_size,
-            training=True,
-            batch_size=config.batch_size,
-            sampling=config.sampling,
-            flip=config.flip,
-            seed=config.seed,
-            repeat=repeat,
-            input_context=input_context,
-        )
-
-    def validation_fn(input_context):
-        return make_dataset(
-            config.validation_pattern,
-            num_segments=config.num_segments,
-            image_size=config.image_size,
-            training=False,
-            batch_size=config.batch_size,
-            sampling=config.sampling,
-            input_context=input_context,
-            drop_remainder=strategy.num_replicas_in_sync > 1,
-        )
-
-    if strategy.num_replicas_in_sync == 1 and not isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy
-    ):
-        train_data = train_fn(None)
-        validation_data = validation_fn(None) if config.validation_pattern else None
-        return train_data, validation_data
-    train_data = strategy.distribute_datasets_from_function(train_fn)
-    validation_data = (
-        strategy.distribute_datasets_from_function(validation_fn) if config.validation_pattern else None
+    common = dict(
+        num_segments=config.num_segments,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        sampling=config.sampling,
     )
+    train_data = make_dataset(
+        config.train_pattern,
+        training=True,
+        flip=config.flip,
+        seed=config.seed,
+        repeat=True if config.steps_per_epoch else None,
+        **common,
+    )
+    validation_data = None
+    if config.validation_pattern:
+        validation_data = make_dataset(
+            config.validation_pattern,
+            training=False,
+            drop_remainder=strategy.num_replicas_in_sync > 1,
+            **common,
+        )
     return train_data, validation_data
+
+
+def _work_around_keras_multi_worker_bugs(model, strategy):
+    """Works around Keras 3 failing `fit` under MultiWorkerMirroredStrategy.
+
+    Both fixes are confined to this model instance. Before training, Keras peeks at one distributed batch to learn its shapes
+    and averages it across workers with a collective op, which raises on
+    multi-worker `PerReplica` values (keras-team/keras#20585). Shapes are all
+    it needs, so this takes the local replica's part instead.
+    """
+    keras_build = model._maybe_symbolic_build
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0]
+                    if isinstance(value, tf.distribute.DistributedValues)
+                    else value,
+                    next(batches),
+                )
+                break
+        return keras_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+
+    # Keras then averages each step's logged metrics across workers along
+    # axis 0, which scalars lack: hand it one-element vectors instead.
+    def vector_logs(step):
+        def wrapped(data):
+            return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+
+        return wrapped
+
+    model.train_step = vector_logs(model.train_step)
+    model.test_step = vector_logs(model.test_step)
 
 
 def _count_batches(file_pattern, batch_size):
