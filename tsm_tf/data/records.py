@@ -77,7 +77,8 @@ def serialize_video(
             }
         )
     )
-    return example.SerializeToString()
+    # Deterministic: protobuf map order otherwise varies between processes.
+    return example.SerializeToString(deterministic=True)
 
 
 def parse_video(serialized: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -1,0 +1,93 @@
+"""The built-in motion dataset: reproducible bytes, balanced labels, motions in the stated direction."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from skimage.registration import phase_cross_correlation
+
+from tsm_tf.data import MOTION_CLASSES
+from tsm_tf.data import load_labels
+from tsm_tf.data import read_videos
+from tsm_tf.data import write_motion_dataset
+from tsm_tf.data.motion import render_clip
+
+
+def digest(folder):
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
+    first = write_motion_dataset(str(tmp_path / "a"), num_clips=27, seed=5, num_frames=8, frame_size=32, num_shards=2, num_workers=1)
+    write_motion_dataset(str(tmp_path / "b"), num_clips=27, seed=5, num_frames=8, frame_size=32, num_shards=2, num_workers=2)
+    write_motion_dataset(str(tmp_path / "c"), num_clips=27, seed=6, num_frames=8, frame_size=32, num_shards=2, num_workers=1)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+    assert load_labels(first["train"]) == list(MOTION_CLASSES)
+    train = list(read_videos(first["train"]))
+    validation = list(read_videos(first["validation"]))
+    assert (len(train), len(validation)) == (22, 5)
+    assert sorted(label for _, label, _ in train)[:9] == [0] * 3 + [1] * 3 + [2] * 3
+    frames, _, video_id = train[0]
+    assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8 and video_id.startswith("train-")
+
+
+def mean_shift(clip):
+    """Average (dy, dx) content motion between consecutive frames, by phase correlation."""
+    gray = clip.astype(np.float64).mean(axis=-1)
+    shifts = [phase_cross_correlation(gray[t + 1], gray[t], upsample_factor=4)[0] for t in range(len(gray) - 1)]
+    return np.mean(shifts, axis=0)
+
+
+@pytest.mark.parametrize(
+    "motion, direction",
+    [("pan_left", (0, -1)), ("pan_right", (0, 1)), ("pan_up", (-1, 0)), ("pan_down", (1, 0))],
+)
+def test_pans_move_the_content_several_pixels_a_frame(motion, direction):
+    for seed in range(3):
+        shift = mean_shift(render_clip(np.random.default_rng(seed), motion, 16, 64))
+        along = float(np.dot(shift, direction))
+        across = float(abs(shift[0] * direction[1] - shift[1] * direction[0]))
+        assert along >= 1.5 and across < 1.0, (motion, shift)
+
+
+def test_still_clips_barely_move_and_single_frames_carry_no_label():
+    for seed in range(3):
+        still = render_clip(np.random.default_rng(seed), "still", 16, 64).astype(np.float64)
+        assert np.abs(mean_shift(still)).max() < 0.5
+    # Every class starts from the same kind of frame: first-frame statistics
+    # (brightness, contrast) do not separate classes.
+    first_means = {
+        motion: np.mean([render_clip(np.random.default_rng(seed), motion, 2, 32)[0].mean() for seed in range(12)])
+        for motion in MOTION_CLASSES
+    }
+    assert max(first_means.values()) - min(first_means.values()) < 40
+
+
+def test_zoom_directions():
+    for seed in range(2):
+        zoom_in = render_clip(np.random.default_rng(seed), "zoom_in", 6, 64).astype(np.float64)
+        zoom_out = render_clip(np.random.default_rng(seed), "zoom_out", 6, 64).astype(np.float64)
+        # Zooming in magnifies: the last frame looks like the centre of the first, enlarged.
+        assert _best_scale(zoom_in[0], zoom_in[-1]) > 1.1
+        assert _best_scale(zoom_out[0], zoom_out[-1]) < 0.9
+
+
+def _best_scale(first, last):
+    """The zoom factor s (last = first magnified by s about the centre) that fits best."""
+    from skimage.transform import rescale
+
+    best, best_error = 1.0, np.inf
+    for scale in np.linspace(0.5, 2.0, 31):
+        if scale >= 1:
+            big = rescale(first, scale, channel_axis=-1, preserve_range=True)
+            offset = (big.shape[0] - 64) // 2
+            candidate, target = big[offset : offset + 64, offset : offset + 64], last
+        else:
+            big = rescale(last, 1 / scale, channel_axis=-1, preserve_range=True)
+            offset = (big.shape[0] - 64) // 2
+            candidate, target = first, big[offset : offset + 64, offset : offset + 64]
+        error = np.mean((candidate[16:48, 16:48] - target[16:48, 16:48]) ** 2)
+        if error < best_error:
+            best, best_error = scale, error
+    return best
