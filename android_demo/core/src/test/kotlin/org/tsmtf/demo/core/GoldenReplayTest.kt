@@ -41,7 +41,8 @@ class GoldenReplayTest {
     @Test
     fun replayFeedsTheRecordedInputsByNameAndSmoothsLikePython() {
         val model = ReplayModel()
-        val recognizer = StreamingRecognizer(metadata, model)
+        val window = number(golden["smoothing_window"])
+        val recognizer = StreamingRecognizer(metadata, model, PredictionSmoother(metadata.numClasses, window))
         val smoothed = (golden["smoothed"] as List<*>).map { asMap(it) }
         val resetBefore = golden["reset_before"] as Double?
         var last: Prediction? = null
@@ -59,6 +60,11 @@ class GoldenReplayTest {
         }
         assertEquals(frames.size, model.stepsRun)
         assertEquals(metadata.labels[number(smoothed.last()["top1"])], last!!.top[0].label)
+    }
+
+    @Test
+    fun theDefaultSmoothingWindowIsPythons() {
+        assertEquals(number(golden["default_smoothing_window"]), PredictionSmoother.DEFAULT_WINDOW)
     }
 
     @Test
