@@ -18,13 +18,7 @@ class LiteRtSignatureModel(
     useGpu: Boolean
 ) : SignatureModel, AutoCloseable {
     private val gpuDelegate: GpuDelegate? = if (useGpu) createGpuDelegate() else null
-    private val interpreter = Interpreter(
-        model,
-        Interpreter.Options().apply {
-            setNumThreads(numThreads)
-            gpuDelegate?.let { addDelegate(it) }
-        }
-    )
+    private val interpreter = Interpreter(model, interpreterOptions(numThreads, gpuDelegate))
 
     /** Whether the GPU delegate was requested and this device supports it. */
     val usesGpu: Boolean get() = gpuDelegate != null
@@ -48,6 +42,14 @@ class LiteRtSignatureModel(
     override fun close() {
         interpreter.close()
         gpuDelegate?.close()
+    }
+
+    // Not an `apply` block: inside one, `numThreads` would name Options' own getter.
+    private fun interpreterOptions(threads: Int, delegate: GpuDelegate?): Interpreter.Options {
+        val options = Interpreter.Options()
+        options.setNumThreads(threads)
+        if (delegate != null) options.addDelegate(delegate)
+        return options
     }
 
     private fun createGpuDelegate(): GpuDelegate? {
