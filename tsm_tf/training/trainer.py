@@ -83,6 +83,10 @@ def train(config: TrainConfig) -> TrainResult:
             ],
             jit_compile=config.jit_compile,
         )
+        if strategy.num_replicas_in_sync > 1 or isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            _synchronize_batch_norm(model)
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             _work_around_keras_multi_worker_bugs(model, strategy)
         if state:
@@ -174,6 +178,18 @@ def _make_datasets(config, strategy):
             **common,
         )
     return train_data, validation_data
+
+
+def _synchronize_batch_norm(model):
+    """Batch statistics over the global batch, as on one device.
+
+    Replicas then hold identical moving statistics, not each its own; the
+    saved model still uses plain batch norm (the setting is not part of the
+    model's configuration).
+    """
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
 
 
 def _work_around_keras_multi_worker_bugs(model, strategy):
