@@ -1,0 +1,124 @@
+"""Per-frame latency of online TSM on TFLite, against its baselines, in one run.
+
+Usage:
+    python benchmarks/benchmark_streaming.py [--image_size=224] [--num_threads=2] \
+        [--num_frames=50] [--output_dir=/tmp/tsm_benchmark]
+
+Builds MobileNetV2 TSM (uni-directional, 8 segments, random weights: speed
+does not depend on them), exports it and its baselines, and times each
+`.tflite` on the same interpreter, one frame at a time:
+
+- streaming TSM vs the same MobileNetV2 with no shift (TSN, batch 1): the
+  shift adds only copies (goal: ratio <= 1.03);
+- streaming TSM vs re-running the 8-frame clip model for every new frame;
+- streaming float32 vs float16 vs int8 (goal: int8 <= 0.6 of float32);
+- state memory and file sizes.
+"""
+
+import os
+import time
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("image_size", 224, "Frame size.")
+flags.DEFINE_integer("num_threads", 2, "Interpreter threads.")
+flags.DEFINE_integer("num_frames", 50, "Timed frames per model (after 5 warm-up frames).")
+flags.DEFINE_integer("num_segments", 8, "Frames per clip of the clip model.")
+flags.DEFINE_string("output_dir", "/tmp/tsm_benchmark", "Where the .tflite files go.")
+
+
+def build_models():
+    """The uni-directional TSM and the TSN of the same MobileNetV2."""
+    import tsm_tf
+
+    kwargs = dict(num_segments=FLAGS.num_segments, image_size=FLAGS.image_size, dropout=0.0)
+    tsm = tsm_tf.build_tsm("mobilenet_v2", 10, bidirectional=False, **kwargs)
+    tsn = tsm_tf.build_tsm("mobilenet_v2", 10, shift_div=0, **kwargs)
+    return tsm, tsn
+
+
+def export_all(tsm, tsn, frames):
+    """Exports every variant; returns {name: path}."""
+    import tensorflow as tf
+
+    import tsm_tf
+    from tsm_tf.online import build_frame_model
+    from tsm_tf.tflite_export import convert_to_tflite
+    from tsm_tf.metadata import write_atomically
+
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    paths = {}
+    for precision in ("float32", "float16", "int8"):
+        paths[f"tsm_streaming_{precision}"] = os.path.join(FLAGS.output_dir, f"tsm_streaming_{precision}.tflite")
+        tsm_tf.export_tflite(tsm, paths[f"tsm_streaming_{precision}"], precision=precision, representative_data=frames)
+    paths["tsm_clip_float32"] = os.path.join(FLAGS.output_dir, "tsm_clip_float32.tflite")
+    tsm_tf.export_tflite(tsm, paths["tsm_clip_float32"], mode="clip")
+    frame_model = build_frame_model(tsn)
+    spec = {"frame": tf.TensorSpec(frame_model.input["frame"].shape, tf.float32, name="frame")}
+    function = tf.function(lambda inputs: frame_model(inputs, training=False), input_signature=[spec])
+    paths["tsn_frame_float32"] = os.path.join(FLAGS.output_dir, "tsn_frame_float32.tflite")
+    write_atomically(paths["tsn_frame_float32"], convert_to_tflite(function.get_concrete_function()))
+    return paths
+
+
+def time_model(path, num_frames):
+    """Median milliseconds per invoke, inputs fed as the runtime would."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=path, num_threads=FLAGS.num_threads).get_signature_runner()
+    details = runner.get_input_details()
+    feed = {name: np.zeros(value["shape"], value["dtype"]) for name, value in details.items()}
+    times = []
+    for step in range(num_frames + 5):
+        start = time.perf_counter()
+        outputs = runner(**feed)
+        elapsed = time.perf_counter() - start
+        feed.update({name: outputs[name] for name in feed if name in outputs})
+        if step >= 5:
+            times.append(1000 * elapsed)
+    return float(np.median(times))
+
+
+def report(paths, times):
+    """Prints the table README.md carries."""
+    from tsm_tf.tflite_model import TFLiteModel
+
+    states = TFLiteModel(paths["tsm_streaming_float32"]).state_bytes()
+    states_int8 = TFLiteModel(paths["tsm_streaming_int8"]).state_bytes()
+    base = times["tsm_streaming_float32"]
+    print(f"MobileNetV2 TSM, {FLAGS.image_size}x{FLAGS.image_size}, {FLAGS.num_threads} threads, "
+          f"median of {FLAGS.num_frames} frames")
+    print("| model | ms / frame | vs streaming TSM fp32 | file size (MB) |")
+    print("| --- | --- | --- | --- |")
+    for name, milliseconds in times.items():
+        per_frame = milliseconds
+        print(f"| {name} | {per_frame:.2f} | {per_frame / base:.2f} | "
+              f"{os.path.getsize(paths[name]) / 1e6:.2f} |")
+    print(f"streaming TSM / TSN frame model: {base / times['tsn_frame_float32']:.3f} (goal <= 1.03)")
+    print(f"clip model per new frame / streaming TSM: {times['tsm_clip_float32'] / base:.2f}")
+    print(f"int8 / float32: {times['tsm_streaming_int8'] / base:.2f} (goal <= 0.6); "
+          f"float16 / float32: {times['tsm_streaming_float16'] / base:.2f}")
+    print(f"state memory: {states} bytes float32, {states_int8} bytes int8")
+
+
+def main(argv):
+    del argv
+    rng = np.random.default_rng(0)
+    frames = rng.uniform(0, 255, (32, FLAGS.image_size, FLAGS.image_size, 3)).astype("float32")
+    tsm, tsn = build_models()
+    logging.info("Exporting to %s ...", FLAGS.output_dir)
+    paths = export_all(tsm, tsn, frames)
+    # Interleave the models in rounds so background load hits them alike.
+    times = {name: [] for name in paths}
+    for _ in range(3):
+        for name, path in paths.items():
+            times[name].append(time_model(path, max(1, FLAGS.num_frames // 3)))
+    report(paths, {name: float(np.median(values)) for name, values in times.items()})
+
+
+if __name__ == "__main__":
+    app.run(main)
