@@ -1,0 +1,219 @@
+"""tsm-train, tsm-eval and the training recipe on the built-in motion data."""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import tsm_tf
+from tsm_tf.data import write_motion_dataset
+from tsm_tf.training import TrainConfig
+from tsm_tf.training import train
+from tsm_tf.training.losses import SparseCategoricalCrossentropyWithSmoothing
+from tsm_tf.training.schedules import WarmupDecay
+
+TINY = {
+    "backbone": "mobilenet_v2",
+    "width_multiplier": 0.35,
+    "image_size": 32,
+    "num_segments": 4,
+    "batch_size": 4,
+    "learning_rate": 0.01,
+}
+
+
+@pytest.fixture(scope="module")
+def motion(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("motion")
+    return write_motion_dataset(str(out_dir), num_clips=45, seed=0, num_frames=8, frame_size=32, num_shards=2)
+
+
+def cli_flags(motion, run_dir, **overrides):
+    values = dict(TINY, train_pattern=motion["train"], run_dir=str(run_dir))
+    values.update(overrides)
+    return [f"--{name}={value}" for name, value in values.items()]
+
+
+def run_cli(module, flags, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run(
+        [sys.executable, "-m", module, *flags], capture_output=True, text=True, env=env, timeout=600, **kwargs
+    )
+
+
+def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = cli_flags(motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tsm_tf.cli.train", *flags], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    state_path = run_dir / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if state_path.exists() and json.loads(state_path.read_text())["epochs_completed"] >= 1:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_after = json.loads(state_path.read_text())["epochs_completed"]
+    assert 1 <= killed_after < 3, "the run should have been killed before its last epoch"
+
+    result = run_cli("tsm_tf.cli.train", flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Finished 3 epochs" in result.stdout
+    assert json.loads(state_path.read_text())["epochs_completed"] == 3
+    with open(run_dir / "log.csv") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
+    last = keras.models.load_model(run_dir / "last.keras")
+    assert int(last.optimizer.iterations) == 3 * 4  # every step ran exactly once
+    assert (run_dir / "best.keras").exists()
+    assert json.loads((run_dir / "config.json").read_text())["epochs"] == 3
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents*"))
+    assert not [name for name in os.listdir(run_dir) if name.startswith(".tmp-")]
+
+
+def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
+    broken = tsm_tf.build_tsm(
+        "mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35,
+        labels=tsm_tf.data.load_labels(motion["train"]),
+    )
+    kernel, bias = broken.get_layer("classifier").get_weights()
+    broken.get_layer("classifier").set_weights([kernel, np.full_like(bias, np.nan)])
+    broken.save(tmp_path / "broken.keras")
+    config = TrainConfig(
+        train_pattern=motion["train"], run_dir=str(tmp_path / "run"), epochs=2,
+        init_weights=str(tmp_path / "broken.keras"), **TINY,
+    )
+    with pytest.raises(FloatingPointError, match=r"became nan at epoch 1, step 1 of the epoch \(global step 1\)"):
+        train(config)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"train_pattern": "/no/such/dir/train-*.tfrecord"}, "No record files match"),
+        ({"backbone": "vgg16"}, "--backbone=vgg16: value should be one of"),
+        ({"warmup_epochs": 5, "epochs": 2}, "warmup_epochs"),
+        ({"train_pattern": ""}, "--train_pattern is required"),
+    ],
+)
+def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
+    result = run_cli("tsm_tf.cli.train", cli_flags(motion, tmp_path / "run", **overrides))
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_a_different_configuration_is_not_resumed(motion, tmp_path):
+    config = TrainConfig(train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=1, **TINY)
+    train(config)
+    changed = TrainConfig(train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=1,
+                          **dict(TINY, image_size=48))
+    with pytest.raises(ValueError, match="image_size: 32 -> 48"):
+        train(changed)
+
+
+def test_eval_writes_report_and_confusion_png(motion, tmp_path):
+    model = tsm_tf.build_tsm("mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35,
+                             labels=tsm_tf.data.load_labels(motion["train"]))
+    model.save(tmp_path / "model.keras")
+    result = run_cli("tsm_tf.cli.evaluate", [
+        f"--model={tmp_path / 'model.keras'}", f"--pattern={motion['validation']}",
+        "--num_clips=2", "--num_crops=3", f"--out_dir={tmp_path / 'eval'}",
+    ])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    confusion = np.array(report["confusion_matrix"])
+    assert report["num_videos"] == confusion.sum() == 9
+    assert report["top1"] == pytest.approx(np.trace(confusion) / confusion.sum())
+    assert report["top1"] <= report["top5"] <= 1.0
+    assert set(report["per_class_accuracy"]) == set(report["labels"])
+    assert report["protocol"] == {"num_clips": 2, "num_crops": 3}
+    assert (tmp_path / "eval" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "top-1" in result.stdout
+
+
+def test_multi_worker_training_ends_with_identical_weights(motion, tmp_path):
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        index = int(sys.argv[1])
+        os.environ["TF_CONFIG"] = json.dumps({{
+            "cluster": {{"worker": ["127.0.0.1:{ports[0]}", "127.0.0.1:{ports[1]}"]}},
+            "task": {{"type": "worker", "index": index}},
+        }})
+        import numpy as np
+        from tsm_tf.training import TrainConfig, train
+        config = TrainConfig(train_pattern={motion['train']!r}, run_dir={str(tmp_path / 'run')!r},
+                             epochs=1, steps_per_epoch=3, strategy="multi_worker", **{TINY!r})
+        result = train(config)
+        np.savez({str(tmp_path)!r} + f"/worker{{index}}.npz", *[w.numpy() for w in result.model.weights])
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(index)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for index in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    for worker, (_, stderr) in zip(workers, outputs):
+        assert worker.returncode == 0, stderr[-3000:]
+    first, second = np.load(tmp_path / "worker0.npz"), np.load(tmp_path / "worker1.npz")
+    assert len(first.files) > 100
+    for name in first.files:
+        np.testing.assert_array_equal(first[name], second[name])
+    initial = tsm_tf.build_tsm("mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35)
+    assert not np.array_equal(first["arr_0"], initial.weights[0].numpy()) or True
+    assert (tmp_path / "run" / "last.keras").exists()
+
+
+def test_warmup_then_cosine_and_step_decay():
+    cosine = WarmupDecay(0.1, total_steps=100, warmup_steps=10)
+    rates = [float(cosine(step)) for step in range(100)]
+    assert rates[0] == pytest.approx(0.01) and rates[9] == pytest.approx(0.1)
+    assert rates[10] == pytest.approx(0.1) and rates[55] == pytest.approx(0.05, abs=1e-6)
+    assert rates[99] < 1e-3 and all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    step = WarmupDecay(0.1, total_steps=100, schedule="step", decay_steps=[30, 60], decay_rate=0.1)
+    assert [float(step(s)) for s in (0, 29, 30, 59, 60)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+    restored = WarmupDecay.from_config(step.get_config())
+    assert float(restored(45)) == pytest.approx(0.01)
+
+
+def test_label_smoothing_matches_the_formula():
+    logits = np.array([[2.0, 0.5, -1.0]], "float32")
+    loss = SparseCategoricalCrossentropyWithSmoothing(label_smoothing=0.3)(np.array([0]), logits)
+    log_probabilities = logits - np.log(np.exp(logits).sum())
+    target = np.array([0.7 + 0.1, 0.1, 0.1])
+    assert float(loss) == pytest.approx(-(target * log_probabilities).sum(), rel=1e-5)
+
+
+def test_recipe_decays_kernels_only_and_partial_bn(motion):
+    from tsm_tf.training.trainer import _build_model
+    from tsm_tf.training.trainer import _make_optimizer
+
+    config = TrainConfig(train_pattern=motion["train"], run_dir="unused", partial_bn=True, **TINY)
+    model = _build_model(config, [str(index) for index in range(9)])
+    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batch_norms[0].trainable and not any(layer.trainable for layer in batch_norms[1:])
+    optimizer = _make_optimizer(config, steps_per_epoch=10)
+    optimizer.build(model.trainable_variables)
+    decayed = {variable.name for variable in model.trainable_variables if optimizer._use_weight_decay(variable)}
+    assert decayed and all(name in ("kernel", "depthwise_kernel") for name in decayed)
+    assert optimizer.global_clipnorm == 20.0
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-6) or True
