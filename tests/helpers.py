@@ -60,6 +60,7 @@ def assert_loads_in_fresh_process(model, inputs, tmp_path, atol=1e-5):
     run_python(
         f"""
         import numpy as np, keras
+        import tsm_tf  # registers the custom classes; no custom_objects needed
         model = keras.models.load_model({str(model_path)!r})
         np.save({str(outputs_path)!r}, np.asarray(model.predict(np.load({str(inputs_path)!r}), verbose=0)))
         """
