@@ -22,6 +22,9 @@ demo: $(STAMP)
 	$(PY) -m tsm_tf.demo
 
 test: $(STAMP)
+	@# The Android core's JVM tests need Kotlin; install it where we can (root or sudo).
+	@# Where we cannot, tests/test_android_core.py fails and says how to install it.
+	-@$(MAKE) --no-print-directory kotlin-tools
 	$(PY) -m pytest -q tests
 
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
