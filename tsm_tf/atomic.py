@@ -1,17 +1,30 @@
-"""Atomic file writes: a temporary file beside the target, then a rename."""
+"""Atomic file writes: a temporary file beside the target, then a rename.
+
+Every file tsm_tf writes (checkpoints, record shards, TFLite models, metadata,
+reports) goes through here, so an interruption leaves either the old file or
+none, never a half-written one.
+"""
 
 import contextlib
 import os
 import tempfile
 
 
-@contextlib.contextmanager
-def atomic_path(path, suffix=None):
-    """Yields a temporary path in `path`'s folder; renames it onto `path` on success.
+def _umask_file_mode():
+    # mkstemp creates 0600 files; finished files get the usual umask-based mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
-    An interruption (exception, kill) leaves either the old file or none, never
-    a half-written one. `suffix` defaults to `path`'s own extension, which
-    writers such as `keras.Model.save` insist on.
+
+_FILE_MODE = _umask_file_mode()
+
+
+def temporary_path_beside(path, suffix=None) -> str:
+    """Creates an empty temporary file in `path`'s folder (made if missing); returns its path.
+
+    `suffix` defaults to `path`'s own extensions (`.keras`, `.tfrecord`...),
+    which some writers (`keras.Model.save`) insist on.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -21,17 +34,43 @@ def atomic_path(path, suffix=None):
         suffix = name[name.index(".") :] if "." in name else ""
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     os.close(handle)
-    os.remove(temporary)  # writers create the file themselves
+    return temporary
+
+
+def commit(temporary, path) -> None:
+    """Gives the finished temporary file the usual mode and renames it onto `path`."""
+    os.chmod(temporary, _FILE_MODE)
+    os.replace(temporary, os.fspath(path))
+
+
+def discard(temporary) -> None:
+    """Removes a temporary file that will not be committed."""
+    if os.path.exists(temporary):
+        os.remove(temporary)
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=None):
+    """Yields a temporary path beside `path`; renames it onto `path` when the block succeeds.
+
+    Example:
+
+    >>> with atomic_path("run/last.keras") as temporary:
+    ...     model.save(temporary)
+    """
+    temporary = temporary_path_beside(path, suffix)
     try:
         yield temporary
-        os.replace(temporary, path)
+        commit(temporary, path)
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        discard(temporary)
 
 
-def write_text_atomic(path, text):
-    """Writes `text` to `path` atomically."""
+def write_atomically(path, data: bytes | str) -> None:
+    """Writes `data` (bytes, or text as UTF-8) to `path` atomically."""
     with atomic_path(path) as temporary:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        mode = "wb" if isinstance(data, bytes) else "w"
+        with open(temporary, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())

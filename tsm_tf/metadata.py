@@ -9,7 +9,8 @@ clients read it with `read_metadata` and never hard-code any of them.
 import hashlib
 import json
 import os
-import tempfile
+
+from tsm_tf.atomic import write_atomically  # noqa: F401  (part of this module's API)
 
 FORMAT_VERSION = 1
 SIGNATURE_KEY = "serving_default"
@@ -50,29 +51,6 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def write_atomically(path: str | os.PathLike, data: bytes) -> None:
-    """Writes `data` to a temporary file beside `path`, then renames it over `path`.
-
-    Readers see the old file or the whole new one, never a partial write.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def write_metadata(tflite_path: str | os.PathLike, metadata: dict) -> str:

@@ -13,11 +13,12 @@ checkpoint fails the import). The output loads with
 """
 
 import os
-import tempfile
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from tsm_tf.atomic import atomic_path
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file.", required=True)
@@ -82,16 +83,8 @@ def read_labels(path, num_classes):
 
 def save_atomically(model, path):
     """Saves to a temporary `.keras` file beside `path`, then renames it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=folder)
-    os.close(handle)
-    try:
+    with atomic_path(path, suffix=".keras") as temporary:
         model.save(temporary, overwrite=True)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def main(argv):

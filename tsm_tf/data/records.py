@@ -17,11 +17,13 @@ label map `labels.txt` (one class name per line) beside them.
 
 import glob
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from tsm_tf import atomic
+from tsm_tf.atomic import write_atomically  # noqa: F401  (used by the dataset writers)
 
 FRAMES = "video/frames"
 LABEL = "video/label"
@@ -33,15 +35,6 @@ WIDTH = "video/width"
 
 LABELS_FILE = "labels.txt"
 
-
-def _file_mode():
-    # mkstemp creates 0600 files; finished files get the usual umask-based mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _file_mode()
 
 FEATURES = {
     FRAMES: tf.io.RaggedFeature(tf.string),
@@ -96,22 +89,6 @@ def shard_pattern(out_dir: str, split: str) -> str:
     return os.path.join(out_dir, f"{split}-*.tfrecord")
 
 
-def write_atomically(path: str, data: bytes | str) -> None:
-    """Writes a small file through a temporary file in the same folder and a rename."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(descriptor, mode) as file:
-            file.write(data)
-        os.chmod(temporary, _FILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 class AtomicRecordWriter:
     """A TFRecord writer that only shows the file under its name once complete.
 
@@ -127,10 +104,7 @@ class AtomicRecordWriter:
 
     def __init__(self, path: str):
         self.path = path
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        descriptor, self._temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".tfrecord", dir=folder)
-        os.close(descriptor)
+        self._temporary = atomic.temporary_path_beside(path)
         self._writer = tf.io.TFRecordWriter(self._temporary)
         self.num_records = 0
 
@@ -145,10 +119,9 @@ class AtomicRecordWriter:
     def __exit__(self, error_type, error, traceback) -> None:
         self._writer.close()
         if error_type is None:
-            os.chmod(self._temporary, _FILE_MODE)
-            os.replace(self._temporary, self.path)
-        elif os.path.exists(self._temporary):
-            os.remove(self._temporary)
+            atomic.commit(self._temporary, self.path)
+        else:
+            atomic.discard(self._temporary)
 
 
 def write_labels(out_dir: str, labels: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from tsm_tf.atomic import atomic_path
-from tsm_tf.atomic import write_text_atomic
+from tsm_tf.atomic import write_atomically
 
 LAST_MODEL = "last.keras"
 BEST_MODEL = "best.keras"
@@ -63,7 +63,7 @@ class RunCheckpoint(keras.callbacks.Callback):
                 self.model.save(temporary)
             logging.info("Epoch %d: %s improved to %.4f, saved %s", epoch + 1, monitor, value, BEST_MODEL)
         state = {"epochs_completed": epoch + 1, "best": self.best, "monitor": monitor}
-        write_text_atomic(os.path.join(self.run_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
+        write_atomically(os.path.join(self.run_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -4,7 +4,7 @@ import dataclasses
 import json
 import os
 
-from tsm_tf.atomic import write_text_atomic
+from tsm_tf.atomic import write_atomically
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("cosine", "step")
@@ -106,7 +106,7 @@ class TrainConfig:
 
     def save(self, path):
         """Writes the configuration as JSON, atomically."""
-        write_text_atomic(path, self.to_json() + "\n")
+        write_atomically(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path) -> "TrainConfig":

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from tsm_tf.atomic import atomic_path
-from tsm_tf.atomic import write_text_atomic
+from tsm_tf.atomic import write_atomically
 
 
 def evaluate(
@@ -91,7 +91,7 @@ def summarize(scores: np.ndarray, truths: np.ndarray, labels: list[str], protoco
 
 def write_report(report: dict, json_path: str, png_path: str | None = None) -> None:
     """Writes the report as JSON and, if asked, the confusion matrix as a PNG."""
-    write_text_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    write_atomically(json_path, json.dumps(report, indent=2) + "\n")
     if png_path:
         save_confusion_png(np.array(report["confusion_matrix"]), report["labels"], png_path)
     logging.info("Wrote %s%s", json_path, f" and {png_path}" if png_path else "")
