@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tsm_tf.validation import check_shift_div
+
 
 @keras.saving.register_keras_serializable(package="tsm_tf")
 class CachedShift(keras.layers.Layer):
@@ -47,12 +49,7 @@ class CachedShift(keras.layers.Layer):
 
     def __init__(self, shift_div=8, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(shift_div, bool) or not isinstance(shift_div, int) or shift_div < 2:
-            raise ValueError(
-                "`shift_div` must be an integer of at least 2 (the shifted "
-                "fraction of channels is 1 / shift_div; 8 is the paper's "
-                f"setting). Received: shift_div={shift_div!r}"
-            )
+        check_shift_div(shift_div)
         self.shift_div = shift_div
 
     def build(self, inputs_shape, state_shape):

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tsm_tf.validation import check_positive_int
+from tsm_tf.validation import check_shift_div
 
 
 @keras.saving.register_keras_serializable(package="tsm_tf")
@@ -56,12 +57,7 @@ class TemporalShift(keras.layers.Layer):
     def __init__(self, num_segments, shift_div=8, bidirectional=True, **kwargs):
         super().__init__(**kwargs)
         check_positive_int("num_segments", num_segments)
-        if isinstance(shift_div, bool) or not isinstance(shift_div, int) or shift_div < 2:
-            raise ValueError(
-                "`shift_div` must be an integer of at least 2 (the shifted "
-                "fraction of channels per direction is 1 / shift_div; 8 is the "
-                f"paper's setting). Received: shift_div={shift_div!r}"
-            )
+        check_shift_div(shift_div)
         self.num_segments = num_segments
         self.shift_div = shift_div
         self.bidirectional = bool(bidirectional)

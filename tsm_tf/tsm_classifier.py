@@ -9,6 +9,7 @@ from tsm_tf.split_segments import SplitSegments
 from tsm_tf.temporal_shift import TemporalShift
 from tsm_tf.validation import check_choice
 from tsm_tf.validation import check_positive_int
+from tsm_tf.validation import check_shift_div
 
 # Layer names other parts of the library look up.
 FRAME_LOGITS_LAYER = "frame_logits"
@@ -73,11 +74,7 @@ class TSMClassifier(keras.Model):
                 "`image_size` must be at least 32 (both backbones downsample "
                 f"by 32). Received: image_size={image_size}"
             )
-        if isinstance(shift_div, bool) or not isinstance(shift_div, int) or shift_div == 1 or shift_div < 0:
-            raise ValueError(
-                "`shift_div` must be 0 (no shift: the TSN baseline) or an "
-                f"integer of at least 2. Received: shift_div={shift_div!r}"
-            )
+        check_shift_div(shift_div, allow_zero=True)
         if not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
             raise ValueError(
                 "`width_multiplier` must be a positive number. Received: "
