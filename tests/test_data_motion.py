@@ -51,6 +51,15 @@ def test_pans_move_the_content_several_pixels_a_frame(motion, direction):
         assert along >= 1.5 and across < 1.0, (motion, shift)
 
 
+def test_speed_scales_the_motion():
+    for seed in range(3):
+        slow = mean_shift(render_clip(np.random.default_rng(seed), "pan_right", 8, 64))[1]
+        fast = mean_shift(render_clip(np.random.default_rng(seed), "pan_right", 8, 64, speed=2.5))[1]
+        assert fast == pytest.approx(2.5 * slow, rel=0.15), (slow, fast)
+    with pytest.raises(ValueError, match="speed=0"):
+        write_motion_dataset("unused", num_clips=9, seed=0, speed=0)
+
+
 def test_still_clips_barely_move_and_single_frames_carry_no_label():
     for seed in range(3):
         still = render_clip(np.random.default_rng(seed), "still", 16, 64).astype(np.float64)

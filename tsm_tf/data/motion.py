@@ -65,6 +65,7 @@ def write_motion_dataset(
     validation_fraction: float = 0.2,
     num_shards: int = 8,
     num_workers: int | None = None,
+    speed: float = 1.0,
 ) -> dict[str, str]:
     """Renders the motion dataset into TFRecord shards (the `tsm-prepare` format).
 
@@ -83,10 +84,14 @@ def write_motion_dataset(
         validation_fraction: share of clips in the validation split.
         num_shards: training shards.
         num_workers: processes; defaults to the number of CPU cores.
+        speed: multiplies every motion (pan speed, zoom rate, rotation
+            angle per frame); 1 gives 2-4.5 px of pan per frame.
 
     Returns:
         `{"train": pattern, "validation": pattern, "labels": path}`.
     """
+    if speed <= 0:
+        raise ValueError(f"`speed` must be positive. Received: speed={speed!r}")
     if num_clips < 2 or not 0 < validation_fraction < 1:
         raise ValueError(
             "Expected num_clips >= 2 and 0 < validation_fraction < 1. Received: "
@@ -102,7 +107,7 @@ def write_motion_dataset(
         bounds = np.linspace(0, count, shards + 1).astype(int)
         for shard in range(shards):
             path = records.shard_path(out_dir, split, shard, shards)
-            tasks.append((path, seed, split_index, split, int(bounds[shard]), int(bounds[shard + 1]), num_frames, frame_size))
+            tasks.append((path, seed, split_index, split, int(bounds[shard]), int(bounds[shard + 1]), num_frames, frame_size, speed))
     run_tasks(_write_shard, tasks, num_workers or os.cpu_count() or 1, num_clips, "motion clips")
     labels_path = records.write_labels(out_dir, MOTION_CLASSES)
     logging.info("Wrote %d motion clips to %s", num_clips, out_dir)
@@ -114,12 +119,12 @@ def write_motion_dataset(
 
 
 def _write_shard(task):
-    path, seed, split_index, split, start, stop, num_frames, frame_size = task
+    path, seed, split_index, split, start, stop, num_frames, frame_size, speed = task
     with records.AtomicRecordWriter(path) as writer:
         for index in range(start, stop):
             rng = np.random.default_rng([seed, split_index, index])
             label = index % len(MOTION_CLASSES)
-            frames = render_clip(rng, MOTION_CLASSES[label], num_frames, frame_size)
+            frames = render_clip(rng, MOTION_CLASSES[label], num_frames, frame_size, speed)
             jpegs = [encode_frame(frame, None, quality=90) for frame in frames]
             writer.write(
                 records.serialize_video(jpegs, label, f"{split}-{index:06d}", FRAME_RATE, frame_size, frame_size)
@@ -128,7 +133,9 @@ def _write_shard(task):
     return stop - start
 
 
-def render_clip(rng: np.random.Generator, motion: str, num_frames: int, frame_size: int) -> np.ndarray:
+def render_clip(
+    rng: np.random.Generator, motion: str, num_frames: int, frame_size: int, speed: float = 1.0
+) -> np.ndarray:
     """Renders one clip of `motion` (a `MOTION_CLASSES` name) from a random photo.
 
     Returns:
@@ -142,14 +149,14 @@ def render_clip(rng: np.random.Generator, motion: str, num_frames: int, frame_si
     angle = np.zeros(num_frames)
     direction = np.zeros(2)  # content motion (y, x) on screen, output px per frame
     if motion.startswith("pan"):
-        speed = rng.uniform(*_PAN_SPEED)
-        direction = speed * np.array({"pan_left": (0, -1), "pan_right": (0, 1), "pan_up": (-1, 0), "pan_down": (1, 0)}[motion], float)
+        pan_speed = speed * rng.uniform(*_PAN_SPEED)
+        direction = pan_speed * np.array({"pan_left": (0, -1), "pan_right": (0, 1), "pan_up": (-1, 0), "pan_down": (1, 0)}[motion], float)
     elif motion.startswith("zoom"):
         # Content at the frame's edge moves (frame_size / 2) * rate px per frame.
-        rate = rng.uniform(*_ZOOM_RATE)
+        rate = speed * rng.uniform(*_ZOOM_RATE)
         scale = (1 + rate) ** (-steps if motion == "zoom_in" else steps)
     elif motion.startswith("rotate"):
-        degrees = rng.uniform(*_ROTATION_DEGREES)
+        degrees = speed * rng.uniform(*_ROTATION_DEGREES)
         angle = np.deg2rad(degrees) * steps * (1 if motion == "rotate_clockwise" else -1)
     # The largest window (in photo px) any frame needs, rotated any way.
     max_scale = scale.max()

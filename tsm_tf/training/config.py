@@ -52,6 +52,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     clip_norm: float | None = 20.0
     partial_bn: bool = False
+    zero_init_residual: bool = False
     label_smoothing: float = 0.0
     # Execution.
     strategy: str = "default"

@@ -261,9 +261,26 @@ def _build_model(config, labels):
         from tsm_tf.torch_import import load_torch_checkpoint
 
         load_torch_checkpoint(model, weights, strict=False)
+    if config.zero_init_residual and weights is None:
+        _zero_init_residual_branches(model)
     if config.partial_bn:
         _freeze_all_but_first_batch_norm(model)
     return model
+
+
+def _zero_init_residual_branches(model):
+    """Zeroes the scale of the last batch norm of every residual branch.
+
+    Each block then starts as the identity, so a deep network trained from
+    scratch behaves like a shallow one at first and learns faster (Goyal et
+    al., 2017; torchvision's `zero_init_residual`).
+    """
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.Add):
+            continue
+        branch = layer.input[1]._keras_history.operation
+        if isinstance(branch, keras.layers.BatchNormalization):
+            branch.gamma.assign(keras.ops.zeros_like(branch.gamma))
 
 
 def _freeze_all_but_first_batch_norm(model):
