@@ -4,6 +4,7 @@ import dataclasses
 import logging
 import math
 import os
+import sys
 
 import keras
 import tensorflow as tf
@@ -110,7 +111,8 @@ def train(config: TrainConfig) -> TrainResult:
         validation_data=validation_data,
         validation_steps=config.validation_steps,
         callbacks=callbacks,
-        verbose=1 if chief else 0,
+        # Progress bars on a terminal; one line per epoch in a log file.
+        verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
     )
     if nan_stop.message:
         raise FloatingPointError(nan_stop.message)
