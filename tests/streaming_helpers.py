@@ -64,3 +64,16 @@ def video_frames(num_frames, image_size, seed=0):
             frame[..., channel] = 255 * np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / 0.05)
         frames.append(frame)
     return np.stack(frames)
+
+
+def stream_online(online, frames):
+    """Per-frame logits of an online model over `frames` (H, W, 3 each), states carried."""
+    import tsm_tf
+
+    states = tsm_tf.initial_states(online)
+    logits = []
+    for frame in frames:
+        outputs = online({"frame": frame[None], **states})
+        logits.append(np.asarray(outputs["logits"])[0])
+        states = {name: np.asarray(outputs[name]) for name in states}
+    return np.stack(logits)

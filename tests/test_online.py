@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import tsm_tf
-from tests.helpers import assert_loads_in_fresh_process
 from tests.helpers import random_clips
 from tests.helpers import tiny_tsm
+from tests.streaming_helpers import stream_online
 from tests.streaming_helpers import streaming_tsm
 from tsm_tf.backbones import SHIFT_BLOCKS
 from tsm_tf.backbones.mobilenet_v2 import mobilenet_v2_shift_blocks
@@ -19,17 +19,6 @@ def numpy_cached_shift(features, state, shift_div):
     shifted = features.copy()
     shifted[..., :fold] = state
     return shifted, features[..., :fold].copy()
-
-
-def stream(online, frames):
-    """Per-frame logits of an online model over `frames`, states carried."""
-    states = tsm_tf.initial_states(online)
-    logits = []
-    for frame in frames:
-        outputs = online({"frame": frame[None], **states})
-        logits.append(np.asarray(outputs["logits"])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
-    return np.stack(logits)
 
 
 def test_cached_shift_matches_numpy_and_round_trips_config():
@@ -66,7 +55,7 @@ def test_online_equals_per_frame_logits_and_keeps_going(backbone):
 
     # Frames 1..T from zero states equal the clip model's per-frame logits.
     expected = np.asarray(tsm_tf.per_frame_model(model).predict(frames[None, :num_segments], verbose=0))[0]
-    actual = stream(online, frames)
+    actual = stream_online(online, frames)
     assert np.abs(expected).max() > 1.0  # logits of a real scale, so 1e-4 is strict
     np.testing.assert_allclose(actual[:num_segments], expected, atol=1e-4, rtol=0)
 

@@ -7,7 +7,6 @@ uses, so no network is needed. Logits must agree within 1e-4 (float32).
 
 import json
 import os
-import pickle
 import subprocess
 import sys
 
@@ -20,6 +19,8 @@ import tsm_tf  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
 from tests.helpers import random_clips  # noqa: E402
 from tests.helpers import run_python  # noqa: E402
+from tests.streaming_helpers import stream_online  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from tsm_tf.torch_import import load_imagenet_weights  # noqa: E402
 from tsm_tf.torch_import import load_torch_checkpoint  # noqa: E402
 
@@ -201,23 +202,13 @@ def test_online_demo_matches_offline_uni_directional(online_demo):
 
 def test_online_demo_streams_in_keras_and_tflite(online_demo, tmp_path):
     """The same stream through build_online_tsm, then the real TFLite interpreter."""
-    online_module = pytest.importorskip("tsm_tf.online")
-    export_module = pytest.importorskip("tsm_tf.tflite_export")
-    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
     model, frames, expected = online_demo
-
-    online = online_module.build_online_tsm(model)
-    states = online_module.initial_states(online)
-    streamed = []
-    for frame in frames:
-        outputs = online({"frame": frame[None], **states})
-        streamed.append(np.asarray(outputs["logits"])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
-    np.testing.assert_allclose(np.stack(streamed), expected, atol=ATOL, rtol=0)
+    streamed = stream_online(tsm_tf.build_online_tsm(model), frames)
+    np.testing.assert_allclose(streamed, expected, atol=ATOL, rtol=0)
 
     tflite_path = tmp_path / "online.tflite"
-    metadata = export_module.export_tflite(model, tflite_path, mode="streaming")
-    runner = interpreter_module.Interpreter(model_path=str(tflite_path)).get_signature_runner(
+    metadata = tsm_tf.export_tflite(model, tflite_path, mode="streaming")
+    runner = Interpreter(model_path=str(tflite_path)).get_signature_runner(
         metadata["signature_key"]
     )
     states = {

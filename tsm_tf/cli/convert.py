@@ -12,7 +12,6 @@ checkpoint fails the import). The output loads with
 `keras.models.load_model` after `import tsm_tf`, without torch.
 """
 
-import os
 
 from absl import app
 from absl import flags
