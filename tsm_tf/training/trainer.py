@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from tsm_tf.models import build_tsm
+from tsm_tf.training.callbacks import BEST_MODEL
 from tsm_tf.training.callbacks import LAST_MODEL
 from tsm_tf.training.callbacks import RunCheckpoint
 from tsm_tf.training.callbacks import StopOnNaN
@@ -42,7 +43,7 @@ class TrainResult:
 
     @property
     def best_model_path(self):
-        return os.path.join(self.run_dir, "best.keras")
+        return os.path.join(self.run_dir, BEST_MODEL)
 
 
 def train(config: TrainConfig) -> TrainResult:
