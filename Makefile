@@ -9,19 +9,25 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test venv kotlin-tools clean
 
+TORCH_STAMP := $(VENV)/.installed-torch
+
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e ".[dev]"
-	$(PIP) install --quiet torch==2.13.0
 	touch $(STAMP)
+
+# PyTorch only for the checkpoint-import tests (the CPU build; not needed by the demo).
+$(TORCH_STAMP): $(STAMP)
+	$(PIP) install --quiet torch==2.13.0
+	touch $(TORCH_STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tsm_tf.demo
 
-test: $(STAMP)
+test: $(STAMP) $(TORCH_STAMP)
 	@# The Android core's JVM tests need Kotlin; install it where we can (root or sudo).
 	@# Where we cannot, tests/test_android_core.py fails and says how to install it.
 	-@$(MAKE) --no-print-directory kotlin-tools
