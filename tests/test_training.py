@@ -231,3 +231,12 @@ def test_zero_init_residual_silences_every_residual_branch(motion):
     tsn.set_weights(model.get_weights())
     # With every shifted branch silenced, the shift cannot change the output yet.
     np.testing.assert_allclose(model.predict(clips, verbose=0), tsn.predict(clips, verbose=0), atol=1e-5)
+
+
+def test_mixed_precision_run_leaves_no_global_policy_behind(motion, tmp_path):
+    config = TrainConfig(train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=2,
+                         precision="mixed_float16", **TINY)
+    result = train(config)
+    assert np.isfinite(result.history["loss"][-1])
+    assert keras.backend.standardize_dtype(result.model.get_layer("features_3_shift").compute_dtype) == "float16"
+    assert keras.config.dtype_policy().name == "float32"

@@ -59,8 +59,17 @@ def train(config: TrainConfig) -> TrainResult:
             the step).
         ValueError: the run folder holds a different configuration.
     """
-    keras.utils.set_random_seed(config.seed)
+    previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
+    try:
+        return _train(config)
+    finally:
+        # The precision is this run's setting, not a global left behind.
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _train(config):
+    keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy, config.tpu)
     chief = is_chief(strategy)
     _prepare_run_dir(config, chief)
