@@ -10,7 +10,9 @@ from tsm_tf.data import MOTION_CLASSES
 from tsm_tf.data import load_labels
 from tsm_tf.data import read_videos
 from tsm_tf.data import write_motion_dataset
+from tsm_tf.data.motion import _MIN_TEXTURE
 from tsm_tf.data.motion import render_clip
+from tsm_tf.data.motion import texture
 
 
 def digest(folder):
@@ -100,3 +102,21 @@ def _best_scale(first, last):
         if error < best_error:
             best, best_error = scale, error
     return best
+
+
+def test_texture_measures_structure():
+    flat = np.full((64, 64, 3), 90, np.uint8)
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::4] = 200  # 200 every 4 px: a step of 200 up and down every 2 px at 32 px
+    assert texture(flat) == 0.0
+    assert texture(stripes) == pytest.approx(100.0)
+
+
+def test_clips_show_structure_at_both_ends():
+    """Windows of plain sky or wall are drawn again: no motion could be seen in them."""
+    textures = []
+    for seed in range(40):
+        clip = render_clip(np.random.default_rng(seed), MOTION_CLASSES[seed % 9], 8, 64, speed=2.5)
+        textures.append(min(texture(clip[0]), texture(clip[-1])))
+    # The random contrast (0.7 to 1.2) scales the texture after the check.
+    assert np.mean(np.array(textures) >= 0.7 * _MIN_TEXTURE) >= 0.95, sorted(textures)[:5]

@@ -52,6 +52,13 @@ _PAN_SPEED = (2.0, 4.5)
 _ZOOM_RATE = (0.05, 0.09)
 _ROTATION_DEGREES = (3.0, 7.0)
 _SHAKE_PIXELS = 0.4
+# A window with no structure (sky, a plain wall) shows no motion, so its label
+# could not be learned: a clip is drawn again (up to `_MAX_ATTEMPTS` times, then
+# the most textured draw is kept) unless its first and last frames both reach
+# this texture: the mean absolute step between neighbouring grey levels
+# (0-255), down plus right, at about 32 px.
+_MIN_TEXTURE = 5.0
+_MAX_ATTEMPTS = 10
 
 _photo_cache = {}
 
@@ -141,6 +148,35 @@ def render_clip(
     Returns:
         uint8 `(num_frames, frame_size, frame_size, 3)`.
     """
+    best, best_texture = None, -1.0
+    for _ in range(_MAX_ATTEMPTS):
+        frames = _render_window(rng, motion, num_frames, frame_size, speed)
+        frame_texture = min(texture(frames[0]), texture(frames[-1]))
+        if frame_texture > best_texture:
+            best, best_texture = frames, frame_texture
+        if frame_texture >= _MIN_TEXTURE:
+            break
+    contrast = rng.uniform(0.7, 1.2)
+    brightness = rng.uniform(-25, 25)
+    frames = (best - 128.0) * contrast + 128.0 + brightness
+    return np.clip(np.round(frames), 0, 255).astype(np.uint8)
+
+
+def texture(frame: np.ndarray) -> float:
+    """Mean absolute step between neighbouring grey levels (down + right) at about 32 px.
+
+    Args:
+        frame: `(size, size, 3)` RGB in [0, 255].
+    """
+    grey = np.asarray(frame, np.float64).mean(axis=-1)
+    factor = max(1, grey.shape[0] // 32)
+    size = grey.shape[0] // factor * factor
+    grey = grey[:size, :size].reshape(size // factor, factor, size // factor, factor).mean(axis=(1, 3))
+    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
+
+
+def _render_window(rng, motion, num_frames, frame_size, speed):
+    """One draw of photo, window and motion: float `(num_frames, size, size, 3)`."""
     pyramid = _load_photo(PHOTOS[rng.integers(len(PHOTOS))])
     photo_height, photo_width = pyramid[0].shape[:2]
     steps = np.arange(num_frames, dtype=np.float64)
@@ -181,16 +217,12 @@ def render_clip(
     centre0 = rng.uniform(low, np.maximum(high, low))
     shake = rng.normal(0, _SHAKE_PIXELS, (num_frames, 2)) * pixel
     centres = centre0[None] + path + shake
-    frames = np.stack(
+    return np.stack(
         [
             _sample_window(pyramid, centres[t], pixel * scale[t], angle[t], frame_size)
             for t in range(num_frames)
         ]
     )
-    contrast = rng.uniform(0.7, 1.2)
-    brightness = rng.uniform(-25, 25)
-    frames = (frames - 128.0) * contrast + 128.0 + brightness
-    return np.clip(np.round(frames), 0, 255).astype(np.uint8)
 
 
 def _sample_window(pyramid, centre, pixel, angle, frame_size):

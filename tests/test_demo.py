@@ -1,0 +1,30 @@
+"""`make demo` end to end, on a few clips and one epoch (the figures are not checked, the pipeline is)."""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_demo_trains_both_models_exports_and_streams(tmp_path):
+    out_dir = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "tsm_tf.demo", f"--out_dir={out_dir}", "--num_clips=45", "--epochs=1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out_dir / "summary.json").read_text())
+    tsm, tsn = summary["tsm"], summary["tsn"]
+    assert tsm["parameters"] == tsn["parameters"] > 0
+    assert tsm["flops"] == tsn["flops"] > 0
+    assert summary["streaming"]["num_clips"] == 9
+    assert summary["streaming"]["num_frames"] == 9 * 8
+    for path in (tsm["model"], tsn["model"], out_dir / "export" / "tsm_streaming.tflite", out_dir / "export" / "tsm_streaming.json"):
+        assert os.path.getsize(path) > 0, path
+    # The one table, with the comparison and the streaming figures.
+    assert "| held-out top-1 (Keras, 8 frames) |" in result.stdout
+    assert "streaming top-1 (TFLite, frame by frame)" in result.stdout
+    assert "TSM epoch 1/1" in result.stdout
