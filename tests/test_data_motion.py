@@ -120,3 +120,17 @@ def test_clips_show_structure_at_both_ends():
         textures.append(min(texture(clip[0]), texture(clip[-1])))
     # The random contrast (0.7 to 1.2) scales the texture after the check.
     assert np.mean(np.array(textures) >= 0.7 * _MIN_TEXTURE) >= 0.95, sorted(textures)[:5]
+
+
+def test_single_frames_do_not_show_the_direction_even_at_high_speed():
+    """Window size and zoom scales do not depend on the class, so per-frame
+    detail (how magnified the photo is) is the same for opposite motions."""
+    detail = {
+        motion: np.mean([
+            np.mean([texture(frame) for frame in render_clip(np.random.default_rng(seed), motion, 8, 64, speed=6.0)])
+            for seed in range(16)
+        ])
+        for motion in MOTION_CLASSES
+    }
+    assert detail["zoom_in"] == pytest.approx(detail["zoom_out"], rel=0.1), detail
+    assert max(detail.values()) / min(detail.values()) < 1.5, detail

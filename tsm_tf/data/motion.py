@@ -7,7 +7,9 @@ describe what the content does on screen: in `pan_left` the content moves
 left (the camera turns right), in `zoom_in` it grows, in `rotate_clockwise`
 it turns clockwise. Every clip also has a small random camera shake and a
 random brightness and contrast, and speed, window size and start are random,
-so the task needs temporal reasoning but is not trivial.
+so the task needs temporal reasoning but is not trivial. Windows without
+structure (plain sky, a bare wall), where no motion could be seen, are drawn
+again.
 
 Each clip is drawn from its own random generator seeded with
 `(seed, split, clip index)`, so the output is the same bytes for the same
@@ -189,27 +191,32 @@ def _render_window(rng, motion, num_frames, frame_size, speed):
         direction = pan_speed * np.array({"pan_left": (0, -1), "pan_right": (0, 1), "pan_up": (-1, 0), "pan_down": (1, 0)}[motion], float)
     elif motion.startswith("zoom"):
         # Content at the frame's edge moves (frame_size / 2) * rate px per frame.
+        # Both zooms pass through the same scales, centred on the middle frame,
+        # in opposite orders, so a single frame cannot tell them apart.
         rate = speed * rng.uniform(*_ZOOM_RATE)
-        scale = (1 + rate) ** (-steps if motion == "zoom_in" else steps)
+        exponent = steps - (num_frames - 1) / 2
+        scale = (1 + rate) ** (-exponent if motion == "zoom_in" else exponent)
     elif motion.startswith("rotate"):
         degrees = speed * rng.uniform(*_ROTATION_DEGREES)
         angle = np.deg2rad(degrees) * steps * (1 if motion == "rotate_clockwise" else -1)
-    # The largest window (in photo px) any frame needs, rotated any way.
-    max_scale = scale.max()
+    # The window must fit in the photo whatever the motion. Its size is drawn
+    # for the largest motion any class may have at this speed, not for this
+    # clip's, so that the magnification does not give the class away.
+    max_scale = (1 + speed * _ZOOM_RATE[1]) ** ((num_frames - 1) / 2)
+    pan_extent = speed * _PAN_SPEED[1] * (num_frames - 1)
     limit = min(photo_height, photo_width) / (math.sqrt(2) * max_scale) * 0.95
-    pan_extent = np.abs(direction) * (num_frames - 1)
     side = None
     for _ in range(20):
         candidate = rng.uniform(0.6, 1.6) * frame_size
         pixel = candidate / frame_size
         radius = candidate * max_scale * math.sqrt(2) / 2
-        if candidate <= limit and 2 * radius + pan_extent.max() * pixel < min(photo_height, photo_width):
+        if candidate <= limit and 2 * radius + pan_extent * pixel < min(photo_height, photo_width):
             side = candidate
             break
     if side is None:
-        side = min(limit, (min(photo_height, photo_width) - 1) / (math.sqrt(2) * max_scale + pan_extent.max() / frame_size))
+        side = min(limit, (min(photo_height, photo_width) - 1) / (math.sqrt(2) * max_scale + pan_extent / frame_size))
     pixel = side / frame_size  # photo px per output px at scale 1
-    radius = side * max_scale * math.sqrt(2) / 2
+    radius = side * scale.max() * math.sqrt(2) / 2
     # Content moving by +d on screen means the window moves by -d.
     path = -direction[None, :] * steps[:, None] * pixel
     low = radius - path.min(axis=0)
