@@ -51,7 +51,7 @@ RECIPE = {
     "bidirectional": False,
     "dropout": 0.0,
     "batch_size": 16,
-    "epochs": 24,
+    "epochs": 22,
     "optimizer": "adamw",
     "learning_rate": 1.5e-2,
     "warmup_epochs": 0.5,

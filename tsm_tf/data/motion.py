@@ -94,7 +94,9 @@ def write_motion_dataset(
         num_shards: training shards.
         num_workers: processes; defaults to the number of CPU cores.
         speed: multiplies every motion (pan speed, zoom rate, rotation
-            angle per frame); 1 gives 2-4.5 px of pan per frame.
+            angle per frame); 1 gives 2-4.5 px of pan per frame. Windows
+            are cut smaller (more magnified) as it grows, so that the
+            largest motion still fits in the photo.
 
     Returns:
         `{"train": pattern, "validation": pattern, "labels": path}`.
