@@ -36,10 +36,12 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the data and the training.")
 # runs at exactly the frame rate the model was trained on. Motion is 6x the
 # dataset's default (12-27 px of pan a frame at 64 px, seen at 32 px): from
 # scratch, a deep 2D network finds motion sooner where it spans whole cells of
-# its coarse layers (in a search at 32 px, 24 epochs reached 52% at 4x and 66%
-# at 6x; 8x was slower again). A high AdamW learning rate helped too (36%
-# against 25% after 8 epochs at 2e-3); width 1.0 and shift_div 2 or 4 learned
-# no faster per second of training.
+# its coarse layers. In a search at 32 px (one run each, with an earlier
+# rendering whose window sizes depended on the class), 4x reached 52% and 6x
+# 66% after 24 epochs, 8x 44% after 20; a high AdamW learning rate
+# helped (36% against 25% after 8 epochs at 2e-3); width 1.0 and shift_div 2
+# or 4 learned no faster per second of training. Runs of one recipe vary by
+# tens of points: learning starts after a plateau of random length.
 NUM_FRAMES = 8
 FRAME_SIZE = 64
 MOTION_SPEED = 6.0
