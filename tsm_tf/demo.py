@@ -6,7 +6,7 @@ Usage:
 On a fresh machine, with no download, it
 1. renders the built-in motion dataset (9 camera motions over photographs);
 2. trains a uni-directional TSM on MobileNetV2 and the TSN baseline (the same
-   network with the shift off) with identical settings;
+   network with the shift off) with identical settings, side by side;
 3. evaluates both on the held-out clips;
 4. exports the TSM as a streaming TFLite model with its metadata and checks
    it against Keras on the real interpreter;
@@ -97,9 +97,9 @@ def train_side_by_side(configs):
     Small models leave cores idle between TensorFlow ops: on 2 cores, two
     runs side by side on one core each finished their epochs about as fast as
     one run alone on both, so the pair takes half the time it would one after
-    the other. If a run fails, the others are stopped. Each process writes its console output to
-    `<run_dir>/console.log`; this prints every run's validation accuracy as
-    epochs complete.
+    the other. If a run fails, the others are stopped. Each process writes
+    its console output to `<run_dir>/console.log`; this prints every run's
+    validation accuracy as epochs complete.
     """
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // len(configs))
@@ -153,8 +153,14 @@ def _validation_accuracies(run_dir):
     path = os.path.join(run_dir, CSV_LOG)
     if not os.path.exists(path):
         return []
+    accuracies = []
     with open(path, encoding="utf-8") as handle:
-        return [float(row["val_accuracy"]) for row in csv.DictReader(handle) if row.get("val_accuracy")]
+        for row in csv.DictReader(handle):
+            try:
+                accuracies.append(float(row["val_accuracy"]))
+            except (KeyError, TypeError, ValueError):
+                break  # no validation, or a row still being written
+    return accuracies
 
 
 def evaluate_model(model, paths):
