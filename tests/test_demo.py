@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_demo_trains_both_models_exports_and_streams(tmp_path):
     out_dir = tmp_path / "demo"
@@ -28,3 +30,23 @@ def test_demo_trains_both_models_exports_and_streams(tmp_path):
     assert "| held-out top-1 (Keras, 8 frames) |" in result.stdout
     assert "streaming top-1 (TFLite, frame by frame)" in result.stdout
     assert "TSM epoch 1/1" in result.stdout
+
+
+def test_a_failing_run_stops_the_others_and_names_its_log(tmp_path):
+    from tsm_tf.demo import train_side_by_side
+    from tsm_tf.training import TrainConfig
+
+    configs = {
+        name: TrainConfig(
+            train_pattern=str(tmp_path / "missing-*.tfrecord"),
+            run_dir=str(tmp_path / name),
+            backbone="mobilenet_v2",
+            image_size=32,
+            epochs=1,
+        )
+        for name in ("first", "second")
+    }
+    with pytest.raises(RuntimeError, match=r"Training (first|second) failed \(exit code 1\); see .*console.log"):
+        train_side_by_side(configs)
+    logs = "".join((tmp_path / name / "console.log").read_text() for name in configs)
+    assert "missing-*.tfrecord" in logs
