@@ -33,7 +33,7 @@ def test_demo_trains_both_models_exports_and_streams(tmp_path):
 
 
 def test_a_failing_run_stops_the_others_and_names_its_log(tmp_path):
-    from tsm_tf.demo import train_side_by_side
+    from tsm_tf.training.side_by_side import train_side_by_side
     from tsm_tf.training import TrainConfig
 
     configs = {
