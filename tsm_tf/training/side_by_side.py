@@ -18,6 +18,18 @@ def train_side_by_side(configs):
     the other. If a run fails, the others are stopped. Each process writes
     its console output to `<run_dir>/console.log`; this prints every run's
     validation accuracy as epochs complete.
+
+    Processes are spawned, so a calling script needs the usual
+    `if __name__ == "__main__":` guard.
+
+    Args:
+        configs: `{name: TrainConfig}`, each with its own `run_dir`.
+
+    Returns:
+        `{name: seconds}`, wall time from the start until that run ended.
+
+    Raises:
+        RuntimeError: a run failed; the message names its console log.
     """
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // len(configs))
