@@ -14,7 +14,7 @@ plateau of random length), so compare settings over more than one run where
 time allows.
 """
 
-import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -42,32 +42,27 @@ def main(argv):
         tf.config.threading.set_inter_op_parallelism_threads(_THREADS.value)
     from tsm_tf import demo
     from tsm_tf.data import write_motion_dataset
-    from tsm_tf.training import TrainConfig
     from tsm_tf.training import train
-    from tsm_tf.training.trainer import CSV_LOG
+    from tsm_tf.training.side_by_side import validation_accuracies
 
     data_dir = os.path.join(_SEARCH_DIR.value, f"data_speed{_SPEED.value:g}_clips{_CLIPS.value}")
+    paths = {
+        "train": os.path.join(data_dir, "train-*.tfrecord"),
+        "validation": os.path.join(data_dir, "validation-*.tfrecord"),
+    }
     if not os.path.exists(os.path.join(data_dir, "labels.txt")):
-        write_motion_dataset(
+        paths = write_motion_dataset(
             data_dir, num_clips=_CLIPS.value, seed=0, num_frames=demo.NUM_FRAMES,
             frame_size=demo.FRAME_SIZE, speed=_SPEED.value,
         )
-    recipe = dict(demo.RECIPE, shift_div=demo.TSM_SHIFT_DIV)
-    recipe.update(json.loads(_OVERRIDES.value))
-    run_dir = os.path.join(_SEARCH_DIR.value, "runs", _NAME.value)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    config = TrainConfig(
-        train_pattern=os.path.join(data_dir, "train-*.tfrecord"),
-        validation_pattern=os.path.join(data_dir, "validation-*.tfrecord"),
-        run_dir=run_dir,
-        seed=0,
-        **recipe,
-    )
+    runs_dir = os.path.join(_SEARCH_DIR.value, "runs")
+    config = demo.make_config(_NAME.value, paths, runs_dir, demo.TSM_SHIFT_DIV, epochs=None, seed=0)
+    config = dataclasses.replace(config, **json.loads(_OVERRIDES.value))
+    shutil.rmtree(config.run_dir, ignore_errors=True)
     started = time.time()
     train(config)
-    with open(os.path.join(run_dir, CSV_LOG), encoding="utf-8") as handle:
-        accuracies = [float(row["val_accuracy"]) for row in csv.DictReader(handle)]
-    print(f"{_NAME.value}: speed {_SPEED.value:g}, {json.dumps(recipe, sort_keys=True)}")
+    accuracies = validation_accuracies(config.run_dir)
+    print(f"{_NAME.value}: speed {_SPEED.value:g}, {config.to_json()}")
     print(f"held-out top-1 per epoch: {' '.join(f'{value:.2f}' for value in accuracies)}")
     print(f"{time.time() - started:.0f} s")
 

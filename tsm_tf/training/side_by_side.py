@@ -50,7 +50,7 @@ def train_side_by_side(configs):
                         other.terminate()
                     console = os.path.join(configs[name].run_dir, "console.log")
                     raise RuntimeError(f"Training {name} failed (exit code {process.exitcode}); see {console}")
-        progress = {name: _validation_accuracies(config.run_dir) for name, config in configs.items()}
+        progress = {name: validation_accuracies(config.run_dir) for name, config in configs.items()}
         if progress != reported:
             reported = progress
             print("  ".join(
@@ -76,7 +76,7 @@ def _train_quietly(config, threads, console_path):
     train(config)
 
 
-def _validation_accuracies(run_dir):
+def validation_accuracies(run_dir):
     """Validation accuracy per completed epoch, from the run's CSV log."""
     path = os.path.join(run_dir, CSV_LOG)
     if not os.path.exists(path):
