@@ -20,6 +20,9 @@ from tsm_tf.tflite_export import export_tflite
 from tsm_tf.torch_import import load_imagenet_weights
 from tsm_tf.torch_import import load_torch_checkpoint
 from tsm_tf.tsm_classifier import TSMClassifier
+# Registers the learning-rate schedule, so that checkpoints written by
+# `tsm-train` (which keep their optimizer) load after `import tsm_tf` alone.
+from tsm_tf.training import schedules as _schedules  # noqa: F401
 from tsm_tf.version import __version__
 
 __all__ = [

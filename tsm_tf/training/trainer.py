@@ -5,6 +5,7 @@ import logging
 import math
 import os
 import sys
+import warnings
 
 import keras
 import tensorflow as tf
@@ -113,17 +114,22 @@ def _train(config):
             keras.callbacks.CSVLogger(os.path.join(config.run_dir, CSV_LOG), append=bool(state)),
             keras.callbacks.TensorBoard(os.path.join(config.run_dir, TENSORBOARD_DIR)),
         ]
-    history = model.fit(
-        train_data,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=config.steps_per_epoch,
-        validation_data=validation_data,
-        validation_steps=config.validation_steps,
-        callbacks=callbacks,
-        # Progress bars on a terminal; one line per epoch in a log file.
-        verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
-    )
+    with warnings.catch_warnings():
+        # Keras warns "Your input ran out of data" at the end of every first
+        # pass over a dataset of unknown length. Here that is how an epoch
+        # ends (with `steps_per_epoch` the training data repeats), not a fault.
+        warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        history = model.fit(
+            train_data,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=config.steps_per_epoch,
+            validation_data=validation_data,
+            validation_steps=config.validation_steps,
+            callbacks=callbacks,
+            # Progress bars on a terminal; one line per epoch in a log file.
+            verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
+        )
     if nan_stop.message:
         raise FloatingPointError(nan_stop.message)
     final_state = read_state(config.run_dir) or {}
