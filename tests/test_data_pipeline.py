@@ -123,6 +123,21 @@ def test_evaluation_follows_the_metadata_resize_and_crop_rule(tmp_path):
     np.testing.assert_allclose(clip, reference_eval_clip(decoded, indices, 28, 28 * 256 // 224), atol=1e-3)
 
 
+def test_centre_training_crop_is_the_evaluation_view(tmp_path):
+    # 6 frames, 6 segments: training samples every frame in order, so with
+    # train_crop="centre" the clip is exactly what evaluation sees, every time.
+    frames = textured_frames(6, 45, 70, seed=6)
+    write_records(tmp_path / "centre-00000-of-00001.tfrecord", [(frames, 0, "v")])
+    pattern = str(tmp_path / "centre-*.tfrecord")
+    decoded = next(read_videos(pattern))[0]
+    expected = reference_eval_clip(decoded, range(6), 28, 28 * 256 // 224)
+    dataset = make_dataset(pattern, 6, 28, training=True, train_crop="centre", batch_size=1, drop_remainder=False, repeat=3)
+    clips = [clip[0].numpy() for clip, _ in dataset]
+    assert len(clips) == 3
+    for clip in clips:
+        np.testing.assert_allclose(clip, expected, atol=1e-3)
+
+
 def test_evaluation_matches_the_numpy_client_rule(tmp_path):
     preprocessing = pytest.importorskip("tsm_tf.preprocessing")
     frames = textured_frames(4, 50, 37, seed=4)  # portrait: the height is the longer side
@@ -180,6 +195,8 @@ def test_clear_errors(tmp_path, shards):
         make_dataset(shards, num_clips=2, training=True)
     with pytest.raises(ValueError, match="sampling"):
         make_dataset(shards, sampling="random")
+    with pytest.raises(ValueError, match="train_crop.*'multi_scale', 'centre'.*Received: train_crop='random'"):
+        make_dataset(shards, train_crop="random")
     with pytest.raises(ValueError, match="resize_shorter_side"):
         make_dataset(shards, image_size=64, resize_shorter_side=48, training=False)
 

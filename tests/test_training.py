@@ -53,7 +53,9 @@ def run_cli(module, flags, **kwargs):
 
 def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion, tmp_path):
     run_dir = tmp_path / "run"
-    flags = cli_flags(motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"])
+    flags = cli_flags(
+        motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"], train_crop="centre"
+    )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     process = subprocess.Popen(
         [sys.executable, "-m", "tsm_tf.cli.train", *flags], env=env,
@@ -86,7 +88,8 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion,
     )
     assert int(iterations.split()[-1]) == 3 * 4  # every step ran exactly once
     assert (run_dir / "best.keras").exists()
-    assert json.loads((run_dir / "config.json").read_text())["epochs"] == 3
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["epochs"] == 3 and saved["train_crop"] == "centre"
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents*"))
     assert not [name for name in os.listdir(run_dir) if name.startswith(".tmp-")]
 
@@ -113,6 +116,7 @@ def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
         ({"train_pattern": "/no/such/dir/train-*.tfrecord"}, "No record files match"),
         ({"backbone": "vgg16"}, "--backbone=vgg16: value should be one of"),
         ({"warmup_epochs": 5, "epochs": 2}, "warmup_epochs"),
+        ({"train_crop": "random"}, "--train_crop=random: value should be one of"),
         ({"train_pattern": ""}, "--train_pattern is required"),
     ],
 )
@@ -120,6 +124,11 @@ def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
     result = run_cli("tsm_tf.cli.train", cli_flags(motion, tmp_path / "run", **overrides))
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_config_names_a_bad_training_crop(motion):
+    with pytest.raises(ValueError, match="`train_crop` must be one of multi_scale, centre. Received: train_crop='random'"):
+        TrainConfig(train_pattern=motion["train"], run_dir="unused", train_crop="random", **TINY)
 
 
 def test_a_different_configuration_is_not_resumed(motion, tmp_path):

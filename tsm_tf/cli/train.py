@@ -34,6 +34,10 @@ flags.DEFINE_integer("image_size", 224, "Frame size.")
 flags.DEFINE_float("dropout", 0.5, "Dropout before the classifier.")
 flags.DEFINE_string("init_weights", None, "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.")
 flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
+flags.DEFINE_enum(
+    "train_crop", "multi_scale", ["multi_scale", "centre"],
+    "Training crop: TSN's multi-scale crop, or the evaluation centre crop (no spatial augmentation).",
+)
 flags.DEFINE_bool("flip", False, "Random horizontal flips (off for direction-sensitive classes).")
 flags.DEFINE_integer("batch_size", 64, "Global batch size (clips).")
 flags.DEFINE_integer("epochs", 50, "Epochs.")

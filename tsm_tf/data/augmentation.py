@@ -6,6 +6,8 @@ temporal signal (what moved where) is untouched by augmentation.
 
 import tensorflow as tf
 
+# Training crops: TSN's multi-scale crop, or the evaluation resize and centre crop.
+TRAIN_CROPS = ("multi_scale", "centre")
 # TSN's GroupMultiScaleCrop: crop sides as fractions of the shorter side.
 MULTI_SCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
 # Pairs (height scale, width scale) whose indices differ by at most one
@@ -58,11 +60,18 @@ def multi_scale_crop_window(
 
 
 def train_clip(
-    jpeg_frames: tf.Tensor, num_frames: int, image_size: int, seed: tf.Tensor, flip: bool
+    jpeg_frames: tf.Tensor,
+    num_frames: int,
+    image_size: int,
+    seed: tf.Tensor,
+    flip: bool,
+    crop: str = "multi_scale",
+    resize_shorter_side: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Decodes and augments one training clip, the same way for every frame.
 
-    Only the crop window of each JPEG is decoded (`decode_and_crop_jpeg`).
+    With the multi-scale crop only the crop window of each JPEG is decoded
+    (`decode_and_crop_jpeg`).
 
     Args:
         jpeg_frames: rank-1 string tensor of `num_frames` JPEG frames.
@@ -70,18 +79,31 @@ def train_clip(
         image_size: output side.
         seed: shape-`(2,)` integer tensor.
         flip: whether to flip the clip horizontally with probability 1/2.
+        crop: `"multi_scale"` (TSN's multi-scale crop at a random position)
+            or `"centre"` (`eval_crops`' resize and centre crop: no spatial
+            augmentation, the same view as evaluation).
+        resize_shorter_side: for `crop="centre"`, the shorter side before the
+            crop; defaults to `image_size * 256 // 224`.
 
     Returns:
         (float32 `(num_frames, image_size, image_size, 3)` in [0, 255],
         bool scalar: whether the clip was flipped).
     """
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    shape = tf.io.extract_jpeg_shape(jpeg_frames[0])
-    window = multi_scale_crop_window(shape[0], shape[1], image_size, crop_seed)
-    frames = tf.stack(
-        [tf.io.decode_and_crop_jpeg(jpeg_frames[i], window, channels=3) for i in range(num_frames)]
-    )
-    frames = tf.image.resize(frames, [image_size, image_size], "bilinear", antialias=False)
+    if crop == "centre":
+        frames = eval_crops(
+            decode_frames(jpeg_frames, num_frames), image_size,
+            resize_shorter_side or image_size * 256 // 224, num_crops=1,
+        )[0]
+    elif crop == "multi_scale":
+        shape = tf.io.extract_jpeg_shape(jpeg_frames[0])
+        window = multi_scale_crop_window(shape[0], shape[1], image_size, crop_seed)
+        frames = tf.stack(
+            [tf.io.decode_and_crop_jpeg(jpeg_frames[i], window, channels=3) for i in range(num_frames)]
+        )
+        frames = tf.image.resize(frames, [image_size, image_size], "bilinear", antialias=False)
+    else:
+        raise ValueError(f"`crop` must be one of {', '.join(TRAIN_CROPS)}. Received: crop={crop!r}")
     flipped = tf.constant(False)
     if flip:
         flipped = tf.random.stateless_uniform([], flip_seed) < 0.5

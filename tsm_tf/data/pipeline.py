@@ -3,8 +3,8 @@
 The pipeline is small pure functions composed in one builder:
 list shards -> (shard by worker) -> interleave records -> attach random seeds
 -> parse and pick the sampled frames' JPEG bytes -> shuffle -> decode and
-augment -> batch -> prefetch. Only the sampled frames are decoded, and in
-training only their crop window.
+augment -> batch -> prefetch. Only the sampled frames are decoded, and with
+the multi-scale crop only their crop window.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 
 from tsm_tf.data import records
+from tsm_tf.data.augmentation import TRAIN_CROPS
 from tsm_tf.data.augmentation import eval_crops
 from tsm_tf.data.augmentation import train_clip
 from tsm_tf.data.sampling import SAMPLING_MODES
@@ -32,6 +33,7 @@ def make_dataset(
     training: bool = True,
     batch_size: int = 8,
     sampling: str = "segment",
+    train_crop: str = "multi_scale",
     num_clips: int = 1,
     num_crops: int = 1,
     flip: bool = False,
@@ -58,6 +60,10 @@ def make_dataset(
             split evenly between replicas.
         sampling: `"segment"` (TSN: one frame per equal segment) or
             `"dense"` (frames `dense_stride` apart); see `tsm_tf.data.sampling`.
+        train_crop: training only: `"multi_scale"` (TSN's multi-scale crop,
+            the paper's augmentation) or `"centre"` (the evaluation resize and
+            centre crop, so no spatial augmentation: for a short run from
+            scratch that underfits, as in the built-in demo).
         num_clips: clips per video in evaluation (spread through the video).
         num_crops: crops per clip in evaluation: 1 (centre) or 3 (start,
             centre and end of the longer side).
@@ -65,8 +71,9 @@ def make_dataset(
         flip_label_map: labels that change under a flip, e.g.
             `{3: 4, 4: 3}` for "left to right" and "right to left"; give both
             directions. Labels not in the map keep their value.
-        resize_shorter_side: evaluation: the shorter side before the centre
-            crop; defaults to `image_size * 256 // 224` (docs/metadata.md).
+        resize_shorter_side: evaluation (and `train_crop="centre"`): the
+            shorter side before the centre crop; defaults to
+            `image_size * 256 // 224` (docs/metadata.md).
         shuffle_buffer: training shuffle buffer, in clips (only the sampled
             frames' JPEG bytes are buffered).
         deterministic: same order and same augmentation on every run (uses
@@ -97,6 +104,7 @@ def make_dataset(
     _check_arguments(
         num_segments, image_size, batch_size, sampling, num_clips, num_crops, training, shuffle_buffer
     )
+    check_choice("train_crop", train_crop, TRAIN_CROPS)
     resize_shorter_side = resize_shorter_side or image_size * 256 // 224
     if resize_shorter_side < image_size:
         raise ValueError(
@@ -118,7 +126,9 @@ def make_dataset(
     dataset = dataset.map(select, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
-        transform = _make_train_transform(num_segments, image_size, flip, flip_label_map)
+        transform = _make_train_transform(
+            num_segments, image_size, flip, flip_label_map, train_crop, resize_shorter_side
+        )
     else:
         transform = _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clips, num_crops)
     dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
@@ -195,11 +205,11 @@ def _make_select(num_segments, sampling, training, num_clips, dense_stride):
     return select
 
 
-def _make_train_transform(num_segments, image_size, flip, flip_label_map):
+def _make_train_transform(num_segments, image_size, flip, flip_label_map, crop, resize_shorter_side):
     swap = _label_swap_table(flip_label_map)
 
     def transform(frames, label, seed):
-        clip, flipped = train_clip(frames, num_segments, image_size, seed, flip)
+        clip, flipped = train_clip(frames, num_segments, image_size, seed, flip, crop, resize_shorter_side)
         if swap is not None:
             swapped = tf.where(label < tf.size(swap), tf.gather(swap, tf.minimum(label, tf.size(swap) - 1)), label)
             label = tf.where(flipped, swapped, label)

@@ -35,6 +35,7 @@ class TrainConfig:
     init_weights: str | None = None
     # Input.
     sampling: str = "segment"
+    train_crop: str = "multi_scale"
     flip: bool = False
     # Optimization.
     batch_size: int = 64
@@ -84,6 +85,7 @@ class TrainConfig:
             "optimizer": OPTIMIZERS,
             "precision": PRECISIONS,
             "sampling": ("segment", "dense"),
+            "train_crop": ("multi_scale", "centre"),
             "backbone": ("mobilenet_v2", "resnet50"),
         }
         for name, allowed in choices.items():

@@ -182,6 +182,7 @@ def _make_datasets(config, strategy):
     train_data = make_dataset(
         config.train_pattern,
         training=True,
+        train_crop=config.train_crop,
         flip=config.flip,
         seed=config.seed,
         repeat=True if config.steps_per_epoch else None,
