@@ -4,6 +4,7 @@ import json
 import logging
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -56,11 +57,13 @@ class RunCheckpoint(keras.callbacks.Callback):
             self.best = value
         if not self.save:
             return
-        with atomic_path(os.path.join(self.run_dir, LAST_MODEL)) as temporary:
+        last_path = os.path.join(self.run_dir, LAST_MODEL)
+        with atomic_path(last_path) as temporary:
             self.model.save(temporary)
         if improved:
+            # The same model as last.keras: a file copy instead of a second save.
             with atomic_path(os.path.join(self.run_dir, BEST_MODEL)) as temporary:
-                self.model.save(temporary)
+                shutil.copyfile(last_path, temporary)
             logging.info("Epoch %d: %s improved to %.4f, saved %s", epoch + 1, monitor, value, BEST_MODEL)
         state = {"epochs_completed": epoch + 1, "best": self.best, "monitor": monitor}
         write_atomically(os.path.join(self.run_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
