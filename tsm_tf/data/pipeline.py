@@ -62,8 +62,9 @@ def make_dataset(
             `"dense"` (frames `dense_stride` apart); see `tsm_tf.data.sampling`.
         train_crop: training only: `"multi_scale"` (TSN's multi-scale crop,
             the paper's augmentation) or `"centre"` (the evaluation resize and
-            centre crop, so no spatial augmentation: for a short run from
-            scratch that underfits, as in the built-in demo).
+            centre crop, so no spatial augmentation: where a random crop's
+            scale and aspect would change what the model must learn, such as
+            the speed of the motion in the built-in demo).
         num_clips: clips per video in evaluation (spread through the video).
         num_crops: crops per clip in evaluation: 1 (centre) or 3 (start,
             centre and end of the longer side).
