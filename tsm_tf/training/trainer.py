@@ -126,6 +126,7 @@ def _train(config):
             steps_per_epoch=config.steps_per_epoch,
             validation_data=validation_data,
             validation_steps=config.validation_steps,
+            shuffle=False,  # the dataset shuffles itself (Keras cannot shuffle a tf.data.Dataset)
             callbacks=callbacks,
             # Progress bars on a terminal; one line per epoch in a log file.
             verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
