@@ -6,6 +6,9 @@ temporal signal (what moved where) is untouched by augmentation.
 
 import tensorflow as tf
 
+from tsm_tf.preprocessing import default_resize_shorter_side
+from tsm_tf.validation import check_choice
+
 # Training crops: TSN's multi-scale crop, or the evaluation resize and centre crop.
 TRAIN_CROPS = ("multi_scale", "centre")
 # TSN's GroupMultiScaleCrop: crop sides as fractions of the shorter side.
@@ -89,21 +92,20 @@ def train_clip(
         (float32 `(num_frames, image_size, image_size, 3)` in [0, 255],
         bool scalar: whether the clip was flipped).
     """
+    check_choice("crop", crop, TRAIN_CROPS)
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     if crop == "centre":
         frames = eval_crops(
             decode_frames(jpeg_frames, num_frames), image_size,
-            resize_shorter_side or image_size * 256 // 224, num_crops=1,
+            resize_shorter_side or default_resize_shorter_side(image_size), num_crops=1,
         )[0]
-    elif crop == "multi_scale":
+    else:
         shape = tf.io.extract_jpeg_shape(jpeg_frames[0])
         window = multi_scale_crop_window(shape[0], shape[1], image_size, crop_seed)
         frames = tf.stack(
             [tf.io.decode_and_crop_jpeg(jpeg_frames[i], window, channels=3) for i in range(num_frames)]
         )
         frames = tf.image.resize(frames, [image_size, image_size], "bilinear", antialias=False)
-    else:
-        raise ValueError(f"`crop` must be one of {', '.join(TRAIN_CROPS)}. Received: crop={crop!r}")
     flipped = tf.constant(False)
     if flip:
         flipped = tf.random.stateless_uniform([], flip_seed) < 0.5

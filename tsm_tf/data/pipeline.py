@@ -17,6 +17,7 @@ from tsm_tf.data.augmentation import eval_crops
 from tsm_tf.data.augmentation import train_clip
 from tsm_tf.data.sampling import SAMPLING_MODES
 from tsm_tf.data.sampling import sample_indices
+from tsm_tf.preprocessing import default_resize_shorter_side
 from tsm_tf.validation import check_choice
 from tsm_tf.validation import check_positive_int
 
@@ -106,7 +107,7 @@ def make_dataset(
         num_segments, image_size, batch_size, sampling, num_clips, num_crops, training, shuffle_buffer
     )
     check_choice("train_crop", train_crop, TRAIN_CROPS)
-    resize_shorter_side = resize_shorter_side or image_size * 256 // 224
+    resize_shorter_side = resize_shorter_side or default_resize_shorter_side(image_size)
     if resize_shorter_side < image_size:
         raise ValueError(
             "`resize_shorter_side` must be at least `image_size` so the centre "

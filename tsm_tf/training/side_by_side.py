@@ -33,11 +33,11 @@ def train_side_by_side(configs):
     """
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // len(configs))
+    consoles = {name: os.path.join(config.run_dir, "console.log") for name, config in configs.items()}
     processes, started = {}, time.time()
     for name, config in configs.items():
         os.makedirs(config.run_dir, exist_ok=True)
-        console = os.path.join(config.run_dir, "console.log")
-        processes[name] = context.Process(target=_train_quietly, args=(config, threads, console), name=name)
+        processes[name] = context.Process(target=_train_quietly, args=(config, threads, consoles[name]), name=name)
         processes[name].start()
     seconds, reported = {}, {}
     while len(seconds) < len(processes):
@@ -48,8 +48,9 @@ def train_side_by_side(configs):
                 if process.exitcode != 0:
                     for other in processes.values():
                         other.terminate()
-                    console = os.path.join(configs[name].run_dir, "console.log")
-                    raise RuntimeError(f"Training {name} failed (exit code {process.exitcode}); see {console}")
+                    raise RuntimeError(
+                        f"Training {name} failed (exit code {process.exitcode}); see {consoles[name]}"
+                    )
         progress = {name: validation_accuracies(config.run_dir) for name, config in configs.items()}
         if progress != reported:
             reported = progress
