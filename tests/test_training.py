@@ -1,6 +1,7 @@
 """tsm-train, tsm-eval and the training recipe on the built-in motion data."""
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -14,7 +15,10 @@ import keras
 import numpy as np
 import pytest
 
+import tensorflow as tf
+
 import tsm_tf
+from tests.data_helpers import write_records
 from tests.helpers import run_python
 from tsm_tf.data import write_motion_dataset
 from tsm_tf.training import TrainConfig
@@ -54,7 +58,8 @@ def run_cli(module, flags, **kwargs):
 def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion, tmp_path):
     run_dir = tmp_path / "run"
     flags = cli_flags(
-        motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"], train_crop="centre"
+        motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"], train_crop="centre",
+        flip=True, flip_label_swaps="0:1,6:7",
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     process = subprocess.Popen(
@@ -90,6 +95,7 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion,
     assert (run_dir / "best.keras").exists()
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["epochs"] == 3 and saved["train_crop"] == "centre"
+    assert saved["flip"] and saved["flip_label_swaps"] == [[0, 1], [6, 7]]
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents*"))
     assert not [name for name in os.listdir(run_dir) if name.startswith(".tmp-")]
 
@@ -118,6 +124,10 @@ def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
         ({"warmup_epochs": 5, "epochs": 2}, "warmup_epochs"),
         ({"train_crop": "random"}, "--train_crop=random: value should be one of"),
         ({"train_pattern": ""}, "--train_pattern is required"),
+        ({"flip": True, "flip_label_swaps": "0-1"}, "--flip_label_swaps takes pairs of class indices like 0:1,6:7"),
+        ({"flip": True, "flip_label_swaps": "0:1,1:2"}, "each index in one pair at most"),
+        ({"flip_label_swaps": "0:1"}, "only applies with `flip=True`"),
+        ({"flip": True, "flip_label_swaps": "0:9"}, "names a class index past the 9 classes"),
     ],
 )
 def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
@@ -129,6 +139,28 @@ def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
 def test_config_names_a_bad_training_crop(motion):
     with pytest.raises(ValueError, match="`train_crop` must be one of multi_scale, centre. Received: train_crop='random'"):
         TrainConfig(train_pattern=motion["train"], run_dir="unused", train_crop="random", **TINY)
+
+
+def test_flipped_training_clips_swap_their_labels(tmp_path):
+    """The trainer's input pipeline applies `flip_label_swaps` to flipped clips."""
+    from tsm_tf.data.records import write_labels
+    from tsm_tf.training.trainer import _make_datasets
+
+    # Brightness rises left to right in every clip (label 0); flipped, it falls.
+    ramp = np.tile(np.linspace(0, 255, 80)[None, :, None], (48, 1, 3)).astype(np.uint8)
+    write_records(tmp_path / "ramp-00000-of-00001.tfrecord", [(np.repeat(ramp[None], 4, axis=0), 0, f"v{index}")
+                                                                for index in range(32)])
+    write_labels(str(tmp_path), ["rising", "falling", "other"])
+    config = TrainConfig(
+        train_pattern=str(tmp_path / "ramp-*.tfrecord"), run_dir=str(tmp_path / "run"), flip=True,
+        flip_label_swaps=[[0, 1]], train_crop="centre", **dict(TINY, batch_size=32),
+    )
+    assert config.flip_label_map == {0: 1, 1: 0}
+    train_data, _ = _make_datasets(config, tf.distribute.get_strategy())
+    clips, labels = next(iter(train_data))
+    falling = clips[:, 0, :, :4].numpy().mean(axis=(1, 2, 3)) > clips[:, 0, :, -4:].numpy().mean(axis=(1, 2, 3))
+    np.testing.assert_array_equal(labels.numpy(), falling.astype(np.int32))
+    assert 0 < falling.sum() < 32
 
 
 def test_a_different_configuration_is_not_resumed(motion, tmp_path):
@@ -257,3 +289,23 @@ def test_mixed_precision_run_leaves_no_global_policy_behind(motion, tmp_path):
     assert np.isfinite(result.history["loss"][-1])
     assert keras.backend.standardize_dtype(result.model.get_layer("features_3_shift").compute_dtype) == "float16"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_datasets_declare_their_length(motion, tmp_path):
+    """One pass has a known number of batches, so Keras stops after the last one."""
+    from tsm_tf.training.trainer import _make_datasets
+
+    config = TrainConfig(
+        train_pattern=motion["train"], validation_pattern=motion["validation"], run_dir=str(tmp_path), **TINY
+    )
+    train_data, validation_data = _make_datasets(config, tf.distribute.get_strategy())
+    train_videos = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["train"])))
+    validation_videos = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["validation"])))
+    batch_size = TINY["batch_size"]
+    assert int(train_data.cardinality()) == train_videos // batch_size  # the partial batch is dropped
+    assert int(validation_data.cardinality()) == -(-validation_videos // batch_size)
+    # The declared lengths are the real ones (assert_cardinality would raise otherwise).
+    assert sum(1 for _ in train_data) == train_videos // batch_size
+    assert sum(1 for _ in validation_data) == -(-validation_videos // batch_size)
+    repeating, _ = _make_datasets(dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy())
+    assert int(repeating.cardinality()) == tf.data.INFINITE_CARDINALITY

@@ -6,6 +6,7 @@ on TFLite. See README.md.
 
 from tsm_tf.cached_shift import CachedShift
 from tsm_tf.flops import count_flops
+from tsm_tf.fused_batch_norm import FusedBatchNormalization
 from tsm_tf.image_normalization import ImageNormalization
 from tsm_tf.merge_segments import MergeSegments
 from tsm_tf.models import build_tsm
@@ -27,6 +28,7 @@ from tsm_tf.version import __version__
 
 __all__ = [
     "CachedShift",
+    "FusedBatchNormalization",
     "ImageNormalization",
     "MergeSegments",
     "SplitSegments",

@@ -2,6 +2,8 @@
 
 import keras
 
+from tsm_tf.fused_batch_norm import FusedBatchNormalization
+
 # PyTorch's BatchNorm2d: eps 1e-5, running stats updated with momentum 0.1
 # (Keras counts the other way: 0.9 keeps 90% of the old statistic).
 BATCH_NORM_EPSILON = 1e-5
@@ -56,7 +58,7 @@ def apply_conv(x, filters, kernel_size, stride, name, groups=1, use_bias=False):
 
 
 def apply_batch_norm(x, name):
-    """`nn.BatchNorm2d` with PyTorch's epsilon and momentum."""
-    return keras.layers.BatchNormalization(
+    """`nn.BatchNorm2d` with PyTorch's epsilon and momentum (fused when training)."""
+    return FusedBatchNormalization(
         epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name
     )(x)

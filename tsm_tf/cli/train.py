@@ -39,6 +39,11 @@ flags.DEFINE_enum(
     "Training crop: TSN's multi-scale crop, or the evaluation centre crop (no spatial augmentation).",
 )
 flags.DEFINE_bool("flip", False, "Random horizontal flips (off for direction-sensitive classes).")
+flags.DEFINE_list(
+    "flip_label_swaps", [],
+    "With --flip: pairs of class indices that trade places in a flipped clip, e.g. 0:1,6:7 "
+    "(the motion dataset's pan_left/pan_right and clockwise/anticlockwise).",
+)
 flags.DEFINE_integer("batch_size", 64, "Global batch size (clips).")
 flags.DEFINE_integer("epochs", 50, "Epochs.")
 flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch; default one pass over the data.")
@@ -76,10 +81,24 @@ def resolve_config() -> TrainConfig:
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None
     values["decay_epochs"] = [int(epoch) for epoch in values.get("decay_epochs", [])]
+    values["flip_label_swaps"] = [_parse_swap(swap) for swap in values.get("flip_label_swaps", [])]
     for required in ("train_pattern", "run_dir"):
         if not values.get(required):
             raise app.UsageError(f"--{required} is required (see --helpfull).")
     return TrainConfig(**values)
+
+
+def _parse_swap(swap):
+    """'0:1' -> (0, 1); pairs from a config.json pass through."""
+    if not isinstance(swap, str):
+        return tuple(swap)
+    try:
+        first, second = (int(label) for label in swap.split(":"))
+    except ValueError:
+        raise app.UsageError(
+            f"--flip_label_swaps takes pairs of class indices like 0:1,6:7. Received: {swap!r}"
+        ) from None
+    return first, second
 
 
 def main(argv):

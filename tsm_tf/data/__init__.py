@@ -8,6 +8,7 @@
 
 from tsm_tf.data.motion import MOTION_CLASSES
 from tsm_tf.data.motion import MOTION_FLIP_LABEL_MAP
+from tsm_tf.data.motion import MOTION_FLIP_LABEL_SWAPS
 from tsm_tf.data.motion import write_motion_dataset
 from tsm_tf.data.pipeline import make_dataset
 from tsm_tf.data.records import load_labels
@@ -16,6 +17,7 @@ from tsm_tf.data.records import read_videos
 __all__ = [
     "MOTION_CLASSES",
     "MOTION_FLIP_LABEL_MAP",
+    "MOTION_FLIP_LABEL_SWAPS",
     "load_labels",
     "make_dataset",
     "read_videos",

@@ -38,8 +38,11 @@ MOTION_CLASSES = (
     "rotate_anticlockwise",
     "still",
 )
-# Labels that swap under a horizontal flip (for `make_dataset(flip_label_map=...)`).
-MOTION_FLIP_LABEL_MAP = {0: 1, 1: 0, 6: 7, 7: 6}
+# Classes that trade places under a horizontal flip: pan_left and pan_right,
+# clockwise and anticlockwise (`TrainConfig.flip_label_swaps`), and the same
+# as `make_dataset(flip_label_map=...)`.
+MOTION_FLIP_LABEL_SWAPS = ((0, 1), (6, 7))
+MOTION_FLIP_LABEL_MAP = {label: other for pair in MOTION_FLIP_LABEL_SWAPS for label, other in (pair, pair[::-1])}
 
 # Photographs bundled with scikit-image (no download needed).
 PHOTOS = (

@@ -37,6 +37,9 @@ class TrainConfig:
     sampling: str = "segment"
     train_crop: str = "multi_scale"
     flip: bool = False
+    # Pairs of class indices that trade places when a clip is flipped
+    # (left/right motions); `make_dataset`'s `flip_label_map` both ways.
+    flip_label_swaps: tuple[tuple[int, int], ...] = ()
     # Optimization.
     batch_size: int = 64
     epochs: int = 50
@@ -64,6 +67,7 @@ class TrainConfig:
 
     def __post_init__(self):
         self.decay_epochs = tuple(int(epoch) for epoch in self.decay_epochs)
+        self.flip_label_swaps = tuple(tuple(pair) for pair in self.flip_label_swaps)
         self.validate()
 
     @property
@@ -93,6 +97,18 @@ class TrainConfig:
                 raise ValueError(
                     f"`{name}` must be one of {', '.join(allowed)}. Received: {name}={getattr(self, name)!r}"
                 )
+        swapped = [label for pair in self.flip_label_swaps for label in pair]
+        well_formed = all(
+            len(pair) == 2 and all(isinstance(label, int) and label >= 0 for label in pair)
+            for pair in self.flip_label_swaps
+        )
+        if not well_formed or len(set(swapped)) != len(swapped):
+            raise ValueError(
+                "`flip_label_swaps` holds pairs of distinct class indices, each index in one pair at most, "
+                f"e.g. ((0, 1), (6, 7)). Received: {self.flip_label_swaps!r}"
+            )
+        if self.flip_label_swaps and not self.flip:
+            raise ValueError("`flip_label_swaps` only applies with `flip=True`; turn flipping on or drop the swaps.")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
         if self.warmup_epochs < 0 or self.warmup_epochs >= self.epochs:
@@ -103,6 +119,14 @@ class TrainConfig:
             raise ValueError(f"`clip_norm` must be positive or None. Received: {self.clip_norm}")
         if self.scaled_learning_rate <= 0:
             raise ValueError(f"The learning rate must be positive. Received: {self.scaled_learning_rate}")
+
+    @property
+    def flip_label_map(self) -> dict[int, int]:
+        """`flip_label_swaps` as `make_dataset`'s `flip_label_map` (both directions)."""
+        mapping = {}
+        for first, second in self.flip_label_swaps:
+            mapping[first], mapping[second] = second, first
+        return mapping
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
