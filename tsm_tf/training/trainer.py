@@ -231,9 +231,10 @@ def _with_known_length(dataset, file_pattern, batch_size, drop_remainder):
     Keras runs a dataset of unknown length until it raises end-of-data, and
     keeps that spent iterator until the next pass begins. Releasing it then
     stalled for 4.6-5.7 s, at random: in 7 of 12 validation passes of two
-    demo trainings side by side on this project's 2-core machine (a 13 s
+    demo trainings side by side on this project's 2-core machine (a 15 s
     epoch took 20 s). With the length known, Keras stops after the last
-    batch and no pass stalled (0 of 12).
+    batch and no pass stalled (0 of 12). In a full `make demo` some epochs
+    still took about 4 s longer than the rest; that cause is not found yet.
     """
     batches = _count_batches(file_pattern, batch_size, drop_remainder)
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
