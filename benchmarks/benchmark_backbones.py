@@ -9,7 +9,6 @@ the ratio is meaningful even where absolute times are not.
 """
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
+from alternating import alternating_medians
 
 import tsm_tf
 
@@ -33,13 +33,7 @@ def time_pair(models, clips, repeats):
     forwards = [tf.function(lambda x, m=model: m(x, training=False)) for model in models]
     for forward in forwards:
         forward(clips)  # trace and warm up
-    times = [[] for _ in models]
-    for _ in range(repeats):
-        for index, forward in enumerate(forwards):
-            start = time.perf_counter()
-            forward(clips).numpy()
-            times[index].append(time.perf_counter() - start)
-    return [float(np.median(samples)) for samples in times]
+    return alternating_medians([lambda forward=forward: forward(clips).numpy() for forward in forwards], repeats)
 
 
 def trainable_parameters(model):

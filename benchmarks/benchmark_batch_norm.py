@@ -14,12 +14,12 @@ both alike).
 """
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app
 from absl import flags
+from alternating import alternating_medians
 
 _BACKBONES = flags.DEFINE_list("backbones", ["mobilenet_v2", "resnet50"], "Backbones.")
 _WIDTH = flags.DEFINE_float("width_multiplier", 0.35, "Backbone width multiplier.")
@@ -75,13 +75,12 @@ def main(argv):
         for model in models:
             for _ in range(3):
                 model.train_on_batch(clips, labels)  # trace and warm up
-        times = [[], []]
-        for _ in range(_REPEATS.value):
-            for index, model in enumerate(models):
-                start = time.perf_counter()
-                model.train_on_batch(clips, labels)
-                times[index].append(time.perf_counter() - start)
-        keras_time, fused_time = (float(np.median(samples)) * 1000 for samples in times)
+        keras_time, fused_time = (
+            seconds * 1000
+            for seconds in alternating_medians(
+                [lambda model=model: model.train_on_batch(clips, labels) for model in models], _REPEATS.value
+            )
+        )
         print(f"| {backbone} | {keras_time:.1f} | {fused_time:.1f} | {keras_time / fused_time:.2f} |")
 
 

@@ -11,7 +11,6 @@ both alike.
 """
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -19,6 +18,7 @@ import keras
 import numpy as np
 from absl import app
 from absl import flags
+from alternating import alternating_medians
 
 import tsm_tf
 
@@ -56,13 +56,9 @@ def main(argv):
         ]
         for model in models:
             model.train_on_batch(clips, labels)  # trace and warm up
-        times = [[], []]
-        for _ in range(_REPEATS.value):
-            for index, model in enumerate(models):
-                start = time.perf_counter()
-                model.train_on_batch(clips, labels)
-                times[index].append(time.perf_counter() - start)
-        tsm_time, tsn_time = (float(np.median(samples)) for samples in times)
+        tsm_time, tsn_time = alternating_medians(
+            [lambda model=model: model.train_on_batch(clips, labels) for model in models], _REPEATS.value
+        )
         batch = _BATCH_SIZE.value
         print(f"| {backbone} | {tsm_time:.3f} | {tsn_time:.3f} | {tsm_time / tsn_time:.3f} | "
               f"{batch / tsm_time:.2f} | {batch / tsn_time:.2f} |")

@@ -1,0 +1,19 @@
+"""Timing several runs alternately in one process, so machine noise hits each alike."""
+
+import time
+
+import numpy as np
+
+
+def alternating_medians(runs, repeats):
+    """Calls each of `runs` in turn for `repeats` rounds; returns each one's median seconds.
+
+    Warm the runs up (trace their graphs) before calling this.
+    """
+    times = [[] for _ in runs]
+    for _ in range(repeats):
+        for index, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            times[index].append(time.perf_counter() - start)
+    return [float(np.median(samples)) for samples in times]
