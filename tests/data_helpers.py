@@ -58,3 +58,18 @@ def write_records(path, videos):
             else:
                 height = width = 0
             writer.write(records.serialize_video(frames, label, video_id, 25.0, height, width))
+
+
+def write_ramp_records(path, num_videos, num_frames, height):
+    """One shard of label-0 videos whose brightness rises left to right (80 px wide).
+
+    A horizontally flipped clip has it falling: see `falls_left_to_right`.
+    """
+    ramp = np.tile(np.linspace(0, 255, 80)[None, :, None], (height, 1, 3)).astype(np.uint8)
+    write_records(path, [(np.repeat(ramp[None], num_frames, axis=0), 0, f"v{index}") for index in range(num_videos)])
+
+
+def falls_left_to_right(clips):
+    """Per clip of a `(batch, T, H, W, 3)` batch: whether its first frame darkens left to right."""
+    first_frames = np.asarray(clips)[:, 0]
+    return first_frames[:, :, :4].mean(axis=(1, 2, 3)) > first_frames[:, :, -4:].mean(axis=(1, 2, 3))

@@ -18,7 +18,8 @@ import pytest
 import tensorflow as tf
 
 import tsm_tf
-from tests.data_helpers import write_records
+from tests.data_helpers import falls_left_to_right
+from tests.data_helpers import write_ramp_records
 from tests.helpers import run_python
 from tsm_tf.data import write_motion_dataset
 from tsm_tf.training import TrainConfig
@@ -146,10 +147,7 @@ def test_flipped_training_clips_swap_their_labels(tmp_path):
     from tsm_tf.data.records import write_labels
     from tsm_tf.training.trainer import _make_datasets
 
-    # Brightness rises left to right in every clip (label 0); flipped, it falls.
-    ramp = np.tile(np.linspace(0, 255, 80)[None, :, None], (48, 1, 3)).astype(np.uint8)
-    write_records(tmp_path / "ramp-00000-of-00001.tfrecord", [(np.repeat(ramp[None], 4, axis=0), 0, f"v{index}")
-                                                                for index in range(32)])
+    write_ramp_records(tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=32, num_frames=4, height=48)
     write_labels(str(tmp_path), ["rising", "falling", "other"])
     config = TrainConfig(
         train_pattern=str(tmp_path / "ramp-*.tfrecord"), run_dir=str(tmp_path / "run"), flip=True,
@@ -158,7 +156,7 @@ def test_flipped_training_clips_swap_their_labels(tmp_path):
     assert config.flip_label_map == {0: 1, 1: 0}
     train_data, _ = _make_datasets(config, tf.distribute.get_strategy())
     clips, labels = next(iter(train_data))
-    falling = clips[:, 0, :, :4].numpy().mean(axis=(1, 2, 3)) > clips[:, 0, :, -4:].numpy().mean(axis=(1, 2, 3))
+    falling = falls_left_to_right(clips)
     np.testing.assert_array_equal(labels.numpy(), falling.astype(np.int32))
     assert 0 < falling.sum() < 32
 
