@@ -154,7 +154,7 @@ def test_flipped_training_clips_swap_their_labels(tmp_path):
         flip_label_swaps=[[0, 1]], train_crop="centre", **dict(TINY, batch_size=32),
     )
     assert config.flip_label_map == {0: 1, 1: 0}
-    train_data, _ = _make_datasets(config, tf.distribute.get_strategy())
+    train_data, _, _ = _make_datasets(config, tf.distribute.get_strategy())
     clips, labels = next(iter(train_data))
     falling = falls_left_to_right(clips)
     np.testing.assert_array_equal(labels.numpy(), falling.astype(np.int32))
@@ -289,21 +289,25 @@ def test_mixed_precision_run_leaves_no_global_policy_behind(motion, tmp_path):
     assert keras.config.dtype_policy().name == "float32"
 
 
-def test_datasets_declare_their_length(motion, tmp_path):
-    """One pass has a known number of batches, so Keras stops after the last one."""
+def test_single_worker_epochs_have_a_known_length(motion, tmp_path):
+    """Training repeats with one pass's whole batches per epoch; validation declares its length."""
     from tsm_tf.training.trainer import _make_datasets
 
     config = TrainConfig(
         train_pattern=motion["train"], validation_pattern=motion["validation"], run_dir=str(tmp_path), **TINY
     )
-    train_data, validation_data = _make_datasets(config, tf.distribute.get_strategy())
+    train_data, validation_data, steps = _make_datasets(config, tf.distribute.get_strategy())
     train_videos = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["train"])))
     validation_videos = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["validation"])))
     batch_size = TINY["batch_size"]
-    assert int(train_data.cardinality()) == train_videos // batch_size  # the partial batch is dropped
+    assert steps == train_videos // batch_size  # the partial batch is not a step
+    assert int(train_data.cardinality()) == tf.data.INFINITE_CARDINALITY
+    # Two epochs of batches are all whole, and every class appears.
+    labels = np.concatenate([batch[1].numpy() for batch in train_data.take(2 * steps)])
+    assert labels.shape == (2 * steps * batch_size,)
+    assert np.bincount(labels).min() >= 1
     assert int(validation_data.cardinality()) == -(-validation_videos // batch_size)
-    # The declared lengths are the real ones (assert_cardinality would raise otherwise).
-    assert sum(1 for _ in train_data) == train_videos // batch_size
+    # The declared length is the real one (assert_cardinality would raise otherwise).
     assert sum(1 for _ in validation_data) == -(-validation_videos // batch_size)
-    repeating, _ = _make_datasets(dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy())
-    assert int(repeating.cardinality()) == tf.data.INFINITE_CARDINALITY
+    _, _, configured = _make_datasets(dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy())
+    assert configured == 3

@@ -93,11 +93,10 @@ def _train(config):
 
     labels = load_labels(config.train_pattern)
     _check_flip_label_swaps(config, labels)
-    train_data, validation_data = _make_datasets(config, strategy)
-    known_batches = int(train_data.cardinality())  # counted in _make_datasets, or unknown
-    steps_per_epoch = config.steps_per_epoch or (
-        known_batches if known_batches > 0 else _count_batches(config.train_pattern, config.batch_size, True)
-    )
+    train_data, validation_data, fit_steps = _make_datasets(config, strategy)
+    # A multi-worker pass has no count (fit_steps None); the schedule then
+    # takes a whole pass's batches.
+    steps_per_epoch = fit_steps or _count_batches(config.train_pattern, config.batch_size, True)
     with strategy.scope():
         model = _build_model(config, labels)
         model.compile(
@@ -131,13 +130,13 @@ def _train(config):
     with warnings.catch_warnings():
         # Keras warns "Your input ran out of data" at the end of every first
         # pass over a dataset of unknown length. Here that is how an epoch
-        # ends (with `steps_per_epoch` the training data repeats), not a fault.
+        # ends (on one worker the training data repeats), not a fault.
         warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         history = model.fit(
             train_data,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=config.steps_per_epoch,
+            steps_per_epoch=fit_steps,
             validation_data=validation_data,
             validation_steps=config.validation_steps,
             shuffle=False,  # the dataset shuffles itself (Keras cannot shuffle a tf.data.Dataset)
@@ -180,14 +179,37 @@ def _prepare_run_dir(config, chief):
 
 
 def _make_datasets(config, strategy):
-    """Training and validation datasets with the global batch size.
+    """Training and validation datasets with the global batch size, and the steps of an epoch.
 
     Under a tf.distribute strategy Keras distributes them itself: it splits
     each global batch between replicas and auto-shards the input so that each
     worker reads its own shards (or every n-th batch).
+
+    On a single worker the training data repeats and an epoch is one pass's
+    count of whole batches (or `config.steps_per_epoch`), so Keras keeps one
+    iterator for the whole run; the validation data declares its length.
+    Keras runs a dataset of unknown length until it raises end-of-data and
+    releases that spent iterator when the next pass begins, and the release
+    stalled for 4.6-5.7 s at random: in 7 of 12 validation passes of two demo
+    trainings side by side on this project's 2-core machine (a 15 s epoch
+    took 20 s). With the validation length declared, 0 of 12 stalled; a
+    finite training dataset of declared length still took about 4 s longer
+    in some epochs of a full `make demo`; a repeating one, in a timing script
+    of two trainings side by side, stalled in none of the 12 epochs after the
+    first (which traces the model). Each worker of a multi-worker run
+    reads only its part of the data, so there a pass has no count: an epoch
+    is one pass of unknown length.
+
+    Returns:
+        `(train_data, validation_data or None, steps)`: `steps` is what
+        `fit` takes as `steps_per_epoch` (None for one pass).
     """
     from tsm_tf.data import make_dataset
 
+    single_worker = not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    steps = config.steps_per_epoch
+    if steps is None and single_worker:
+        steps = _count_batches(config.train_pattern, config.batch_size, drop_remainder=True)
     common = dict(
         num_segments=config.num_segments,
         image_size=config.image_size,
@@ -201,14 +223,9 @@ def _make_datasets(config, strategy):
         flip=config.flip,
         flip_label_map=config.flip_label_map or None,
         seed=config.seed,
-        repeat=True if config.steps_per_epoch else None,
+        repeat=True if steps else None,
         **common,
     )
-    # Each worker of a multi-worker run reads only its part of the data, so
-    # only a single-worker pass has the length counted here.
-    single_worker = not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    if single_worker and not config.steps_per_epoch:
-        train_data = _with_known_length(train_data, config.train_pattern, config.batch_size, drop_remainder=True)
     validation_data = None
     if config.validation_pattern:
         drop_remainder = strategy.num_replicas_in_sync > 1
@@ -219,25 +236,9 @@ def _make_datasets(config, strategy):
             **common,
         )
         if single_worker:
-            validation_data = _with_known_length(
-                validation_data, config.validation_pattern, config.batch_size, drop_remainder
-            )
-    return train_data, validation_data
-
-
-def _with_known_length(dataset, file_pattern, batch_size, drop_remainder):
-    """`dataset` with its number of batches per pass declared to tf.data and Keras.
-
-    Keras runs a dataset of unknown length until it raises end-of-data, and
-    keeps that spent iterator until the next pass begins. Releasing it then
-    stalled for 4.6-5.7 s, at random: in 7 of 12 validation passes of two
-    demo trainings side by side on this project's 2-core machine (a 15 s
-    epoch took 20 s). With the length known, Keras stops after the last
-    batch and no pass stalled (0 of 12). In a full `make demo` some epochs
-    still took about 4 s longer than the rest; that cause is not found yet.
-    """
-    batches = _count_batches(file_pattern, batch_size, drop_remainder)
-    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+            batches = _count_batches(config.validation_pattern, config.batch_size, drop_remainder)
+            validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(batches))
+    return train_data, validation_data, steps
 
 
 def _synchronize_batch_norm(model):
