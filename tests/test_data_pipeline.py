@@ -86,6 +86,44 @@ def test_flip_swaps_labels_by_the_map(tmp_path):
     assert 0 < flipped.sum() < 16
 
 
+def test_reversal_and_flip_swap_labels_independently(tmp_path):
+    # Frames rise in brightness left to right (a flip shows) and over time
+    # (playing backwards shows). The flip map turns 0 into 1, the reversal
+    # map 0 into 2 and 1 into 3, so a label tells what was applied.
+    ramp = np.linspace(0, 150, 80)[None, :, None]
+    frames = np.stack([np.tile(ramp + 15 * index, (48, 1, 3)) for index in range(6)]).astype(np.uint8)
+    write_records(tmp_path / "both-00000-of-00001.tfrecord", [(frames, 0, f"v{index}") for index in range(32)])
+    dataset = make_dataset(
+        str(tmp_path / "both-*.tfrecord"), 4, IMAGE_SIZE, batch_size=32, train_crop="centre", seed=3,
+        flip=True, flip_label_map={0: 1, 1: 0},
+        reverse_time=True, reverse_label_map={0: 2, 2: 0, 1: 3, 3: 1},
+    )
+    clips, labels = next(iter(dataset))
+    flipped = falls_left_to_right(clips)
+    brightness = clips.numpy().mean(axis=(2, 3, 4))
+    reversed_ = brightness[:, 0] > brightness[:, -1]
+    assert np.all(np.abs(np.diff(brightness, axis=1)) > 5)  # every clip is monotonic in time
+    np.testing.assert_array_equal(labels.numpy(), flipped + 2 * reversed_)
+    assert 0 < reversed_.sum() < 32 and 0 < flipped.sum() < 32
+    assert len(set(zip(flipped, reversed_))) == 4  # the two draws are independent
+
+
+def test_reversal_leaves_the_crop_and_flip_draws_unchanged(tmp_path):
+    write_ramp_records(tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=16, num_frames=6, height=60)
+    pattern = str(tmp_path / "ramp-*.tfrecord")
+    plain, _ = next(iter(make_dataset(pattern, 4, IMAGE_SIZE, batch_size=16, flip=True, seed=2, deterministic=True)))
+    reversing, _ = next(
+        iter(make_dataset(pattern, 4, IMAGE_SIZE, batch_size=16, flip=True, seed=2, deterministic=True, reverse_time=True))
+    )
+    # The ramp is the same in every frame, so only the crop and the flip show.
+    np.testing.assert_array_equal(plain.numpy(), reversing.numpy())
+
+
+def test_a_bad_reverse_label_map_is_named(shards):
+    with pytest.raises(ValueError, match="`reverse_label_map` maps class indices"):
+        make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, reverse_time=True, reverse_label_map={0: -1})
+
+
 def test_deterministic_runs_repeat_exactly(shards):
     def run(seed):
         dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, flip=True, deterministic=True, seed=seed)

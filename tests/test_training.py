@@ -60,7 +60,7 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion,
     run_dir = tmp_path / "run"
     flags = cli_flags(
         motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"], train_crop="centre",
-        flip=True, flip_label_swaps="0:1,6:7",
+        flip=True, flip_label_swaps="0:1,6:7", reverse_time=True, reverse_label_swaps="0:1,2:3,4:5,6:7",
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     process = subprocess.Popen(
@@ -97,6 +97,7 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion,
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["epochs"] == 3 and saved["train_crop"] == "centre"
     assert saved["flip"] and saved["flip_label_swaps"] == [[0, 1], [6, 7]]
+    assert saved["reverse_time"] and saved["reverse_label_swaps"] == [[0, 1], [2, 3], [4, 5], [6, 7]]
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents*"))
     assert not [name for name in os.listdir(run_dir) if name.startswith(".tmp-")]
 
@@ -129,6 +130,8 @@ def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
         ({"flip": True, "flip_label_swaps": "0:1,1:2"}, "each index in one pair at most"),
         ({"flip_label_swaps": "0:1"}, "only applies with `flip=True`"),
         ({"flip": True, "flip_label_swaps": "0:9"}, "names a class index past the 9 classes"),
+        ({"reverse_time": True, "reverse_label_swaps": "4:5,a:b"}, "--reverse_label_swaps takes pairs"),
+        ({"reverse_time": True, "reverse_label_swaps": "4:9"}, "`reverse_label_swaps` pair (4, 9) names a class"),
     ],
 )
 def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
@@ -140,6 +143,17 @@ def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
 def test_config_names_a_bad_training_crop(motion):
     with pytest.raises(ValueError, match="`train_crop` must be one of multi_scale, centre. Received: train_crop='random'"):
         TrainConfig(train_pattern=motion["train"], run_dir="unused", train_crop="random", **TINY)
+
+
+def test_config_checks_reversal_swaps(motion):
+    with pytest.raises(ValueError, match="`reverse_label_swaps` only applies with `reverse_time=True`"):
+        TrainConfig(train_pattern=motion["train"], run_dir="unused", reverse_label_swaps=[[0, 1]], **TINY)
+    with pytest.raises(ValueError, match="`reverse_label_swaps` holds pairs of distinct class indices"):
+        TrainConfig(train_pattern=motion["train"], run_dir="unused", reverse_time=True,
+                    reverse_label_swaps=[[0, 1], [1, 2]], **TINY)
+    config = TrainConfig(train_pattern=motion["train"], run_dir="unused", reverse_time=True,
+                         reverse_label_swaps=[[0, 1], [4, 5]], **TINY)
+    assert config.reverse_label_map == {0: 1, 1: 0, 4: 5, 5: 4}
 
 
 def test_flipped_training_clips_swap_their_labels(tmp_path):

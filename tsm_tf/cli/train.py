@@ -44,6 +44,15 @@ flags.DEFINE_list(
     "With --flip: pairs of class indices that trade places in a flipped clip, e.g. 0:1,6:7 "
     "(the motion dataset's pan_left/pan_right and clockwise/anticlockwise).",
 )
+flags.DEFINE_bool(
+    "reverse_time", False,
+    "Play training clips backwards at random (where every class reversed is a class).",
+)
+flags.DEFINE_list(
+    "reverse_label_swaps", [],
+    "With --reverse_time: pairs of class indices that trade places in a clip played backwards, "
+    "e.g. 0:1,2:3,4:5,6:7 (the motion dataset's opposite pans, zooms and rotations).",
+)
 flags.DEFINE_integer("batch_size", 64, "Global batch size (clips).")
 flags.DEFINE_integer("epochs", 50, "Epochs.")
 flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch; default one pass over the data.")
@@ -81,14 +90,15 @@ def resolve_config() -> TrainConfig:
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None
     values["decay_epochs"] = [int(epoch) for epoch in values.get("decay_epochs", [])]
-    values["flip_label_swaps"] = [_parse_swap(swap) for swap in values.get("flip_label_swaps", [])]
+    for name in ("flip_label_swaps", "reverse_label_swaps"):
+        values[name] = [_parse_swap(name, swap) for swap in values.get(name, [])]
     for required in ("train_pattern", "run_dir"):
         if not values.get(required):
             raise app.UsageError(f"--{required} is required (see --helpfull).")
     return TrainConfig(**values)
 
 
-def _parse_swap(swap):
+def _parse_swap(name, swap):
     """'0:1' -> (0, 1); pairs from a config.json pass through."""
     if not isinstance(swap, str):
         return tuple(swap)
@@ -96,7 +106,7 @@ def _parse_swap(swap):
         first, second = (int(label) for label in swap.split(":"))
     except ValueError:
         raise app.UsageError(
-            f"--flip_label_swaps takes pairs of class indices like 0:1,6:7. Received: {swap!r}"
+            f"--{name} takes pairs of class indices like 0:1,6:7. Received: {swap!r}"
         ) from None
     return first, second
 

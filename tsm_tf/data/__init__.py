@@ -9,6 +9,8 @@
 from tsm_tf.data.motion import MOTION_CLASSES
 from tsm_tf.data.motion import MOTION_FLIP_LABEL_MAP
 from tsm_tf.data.motion import MOTION_FLIP_LABEL_SWAPS
+from tsm_tf.data.motion import MOTION_REVERSE_LABEL_MAP
+from tsm_tf.data.motion import MOTION_REVERSE_LABEL_SWAPS
 from tsm_tf.data.motion import write_motion_dataset
 from tsm_tf.data.pipeline import make_dataset
 from tsm_tf.data.records import load_labels
@@ -18,6 +20,8 @@ __all__ = [
     "MOTION_CLASSES",
     "MOTION_FLIP_LABEL_MAP",
     "MOTION_FLIP_LABEL_SWAPS",
+    "MOTION_REVERSE_LABEL_MAP",
+    "MOTION_REVERSE_LABEL_SWAPS",
     "load_labels",
     "make_dataset",
     "read_videos",

@@ -43,6 +43,14 @@ MOTION_CLASSES = (
 # as `make_dataset(flip_label_map=...)`.
 MOTION_FLIP_LABEL_SWAPS = ((0, 1), (6, 7))
 MOTION_FLIP_LABEL_MAP = {label: other for pair in MOTION_FLIP_LABEL_SWAPS for label, other in (pair, pair[::-1])}
+# Classes that trade places when a clip plays backwards: every motion and its
+# opposite (`TrainConfig.reverse_label_swaps`, `make_dataset(reverse_label_map=...)`);
+# `still` stays. Opposite motions draw their speed from the same range, and
+# both zooms pass through the same scales.
+MOTION_REVERSE_LABEL_SWAPS = ((0, 1), (2, 3), (4, 5), (6, 7))
+MOTION_REVERSE_LABEL_MAP = {
+    label: other for pair in MOTION_REVERSE_LABEL_SWAPS for label, other in (pair, pair[::-1])
+}
 
 # Photographs bundled with scikit-image (no download needed).
 PHOTOS = (

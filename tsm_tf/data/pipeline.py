@@ -39,6 +39,8 @@ def make_dataset(
     num_crops: int = 1,
     flip: bool = False,
     flip_label_map: Mapping[int, int] | None = None,
+    reverse_time: bool = False,
+    reverse_label_map: Mapping[int, int] | None = None,
     resize_shorter_side: int | None = None,
     shuffle_buffer: int = 256,
     deterministic: bool = False,
@@ -72,6 +74,14 @@ def make_dataset(
         flip: training only: flip each clip horizontally with probability 1/2.
         flip_label_map: labels that change under a flip, e.g.
             `{3: 4, 4: 3}` for "left to right" and "right to left"; give both
+            directions. Labels not in the map keep their value.
+        reverse_time: training only: play each clip backwards (its sampled
+            frames in reverse order) with probability 1/2, drawn
+            independently of the flip. Use it where every class reversed is
+            a class: itself (still, waving) or a partner given in
+            `reverse_label_map`.
+        reverse_label_map: labels that change when a clip plays backwards,
+            e.g. `{0: 1, 1: 0}` for "pan left" and "pan right"; give both
             directions. Labels not in the map keep their value.
         resize_shorter_side: evaluation (and `train_crop="centre"`): the
             shorter side before the centre crop; defaults to
@@ -129,7 +139,8 @@ def make_dataset(
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
         transform = _make_train_transform(
-            num_segments, image_size, flip, flip_label_map, train_crop, resize_shorter_side
+            num_segments, image_size, flip, flip_label_map, reverse_time, reverse_label_map, train_crop,
+            resize_shorter_side,
         )
     else:
         transform = _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clips, num_crops)
@@ -207,17 +218,32 @@ def _make_select(num_segments, sampling, training, num_clips, dense_stride):
     return select
 
 
-def _make_train_transform(num_segments, image_size, flip, flip_label_map, crop, resize_shorter_side):
-    swap = _label_swap_table(flip_label_map)
+def _make_train_transform(
+    num_segments, image_size, flip, flip_label_map, reverse_time, reverse_label_map, crop, resize_shorter_side
+):
+    flip_table = _label_swap_table("flip_label_map", flip_label_map)
+    reverse_table = _label_swap_table("reverse_label_map", reverse_label_map)
 
     def transform(frames, label, seed):
         clip, flipped = train_clip(frames, num_segments, image_size, seed, flip, crop, resize_shorter_side)
-        if swap is not None:
-            swapped = tf.where(label < tf.size(swap), tf.gather(swap, tf.minimum(label, tf.size(swap) - 1)), label)
-            label = tf.where(flipped, swapped, label)
+        label = _swap_labels(label, flip_table, flipped)
+        if reverse_time:
+            # A seed of its own, so the crop and flip draws are those of a run without reversal.
+            reverse_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+            reversed_ = tf.random.stateless_uniform([], reverse_seed) < 0.5
+            clip = tf.cond(reversed_, lambda: tf.reverse(clip, axis=[0]), lambda: clip)
+            label = _swap_labels(label, reverse_table, reversed_)
         return clip, label
 
     return transform
+
+
+def _swap_labels(label, table, applied):
+    """`table[label]` where `applied` (labels past the table keep their value)."""
+    if table is None:
+        return label
+    swapped = tf.where(label < tf.size(table), tf.gather(table, tf.minimum(label, tf.size(table) - 1)), label)
+    return tf.where(applied, swapped, label)
 
 
 def _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clips, num_crops):
@@ -237,17 +263,17 @@ def _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clip
     return transform
 
 
-def _label_swap_table(flip_label_map):
+def _label_swap_table(name, label_map):
     """A dense int32 table `new_label = table[label]` from a `{label: label}` map."""
-    if not flip_label_map:
+    if not label_map:
         return None
-    for key, value in flip_label_map.items():
+    for key, value in label_map.items():
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (key, value)):
             raise ValueError(
-                "`flip_label_map` maps class indices to class indices (non-negative "
+                f"`{name}` maps class indices to class indices (non-negative "
                 f"ints). Received the entry {key!r}: {value!r}"
             )
-    table = list(range(max(max(flip_label_map), max(flip_label_map.values())) + 1))
-    for key, value in flip_label_map.items():
+    table = list(range(max(max(label_map), max(label_map.values())) + 1))
+    for key, value in label_map.items():
         table[key] = value
     return tf.constant(table, tf.int32)

@@ -40,6 +40,10 @@ class TrainConfig:
     # Pairs of class indices that trade places when a clip is flipped
     # (left/right motions); `make_dataset`'s `flip_label_map` both ways.
     flip_label_swaps: tuple[tuple[int, int], ...] = ()
+    # Random playback backwards, and the pairs of class indices that trade
+    # places when a clip plays backwards (`make_dataset`'s `reverse_label_map`).
+    reverse_time: bool = False
+    reverse_label_swaps: tuple[tuple[int, int], ...] = ()
     # Optimization.
     batch_size: int = 64
     epochs: int = 50
@@ -68,6 +72,7 @@ class TrainConfig:
     def __post_init__(self):
         self.decay_epochs = tuple(int(epoch) for epoch in self.decay_epochs)
         self.flip_label_swaps = tuple(tuple(pair) for pair in self.flip_label_swaps)
+        self.reverse_label_swaps = tuple(tuple(pair) for pair in self.reverse_label_swaps)
         self.validate()
 
     @property
@@ -97,18 +102,8 @@ class TrainConfig:
                 raise ValueError(
                     f"`{name}` must be one of {', '.join(allowed)}. Received: {name}={getattr(self, name)!r}"
                 )
-        swapped = [label for pair in self.flip_label_swaps for label in pair]
-        well_formed = all(
-            len(pair) == 2 and all(isinstance(label, int) and label >= 0 for label in pair)
-            for pair in self.flip_label_swaps
-        )
-        if not well_formed or len(set(swapped)) != len(swapped):
-            raise ValueError(
-                "`flip_label_swaps` holds pairs of distinct class indices, each index in one pair at most, "
-                f"e.g. ((0, 1), (6, 7)). Received: {self.flip_label_swaps!r}"
-            )
-        if self.flip_label_swaps and not self.flip:
-            raise ValueError("`flip_label_swaps` only applies with `flip=True`; turn flipping on or drop the swaps.")
+        for name, switch in (("flip_label_swaps", "flip"), ("reverse_label_swaps", "reverse_time")):
+            _check_label_swaps(name, getattr(self, name), switch, getattr(self, switch))
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
         if self.warmup_epochs < 0 or self.warmup_epochs >= self.epochs:
@@ -123,10 +118,12 @@ class TrainConfig:
     @property
     def flip_label_map(self) -> dict[int, int]:
         """`flip_label_swaps` as `make_dataset`'s `flip_label_map` (both directions)."""
-        mapping = {}
-        for first, second in self.flip_label_swaps:
-            mapping[first], mapping[second] = second, first
-        return mapping
+        return _label_map(self.flip_label_swaps)
+
+    @property
+    def reverse_label_map(self) -> dict[int, int]:
+        """`reverse_label_swaps` as `make_dataset`'s `reverse_label_map` (both directions)."""
+        return _label_map(self.reverse_label_swaps)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -144,3 +141,24 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"Unknown settings in {os.fspath(path)}: {', '.join(unknown)}")
         return cls(**values)
+
+
+def _check_label_swaps(name, swaps, switch, switched_on):
+    swapped = [label for pair in swaps for label in pair]
+    well_formed = all(
+        len(pair) == 2 and all(isinstance(label, int) and label >= 0 for label in pair) for pair in swaps
+    )
+    if not well_formed or len(set(swapped)) != len(swapped):
+        raise ValueError(
+            f"`{name}` holds pairs of distinct class indices, each index in one pair at most, "
+            f"e.g. ((0, 1), (6, 7)). Received: {swaps!r}"
+        )
+    if swaps and not switched_on:
+        raise ValueError(f"`{name}` only applies with `{switch}=True`; turn it on or drop the swaps.")
+
+
+def _label_map(swaps):
+    mapping = {}
+    for first, second in swaps:
+        mapping[first], mapping[second] = second, first
+    return mapping

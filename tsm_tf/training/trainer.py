@@ -69,14 +69,15 @@ def train(config: TrainConfig) -> TrainResult:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _check_flip_label_swaps(config, labels):
-    """Refuses swaps that name a class the dataset does not have."""
-    for pair in config.flip_label_swaps:
-        if max(pair) >= len(labels):
-            raise ValueError(
-                f"`flip_label_swaps` pair {pair} names a class index past the {len(labels)} classes "
-                f"of {config.train_pattern} (0-{len(labels) - 1}: {', '.join(labels)})."
-            )
+def _check_label_swaps(config, labels):
+    """Refuses flip or reversal swaps that name a class the dataset does not have."""
+    for name in ("flip_label_swaps", "reverse_label_swaps"):
+        for pair in getattr(config, name):
+            if max(pair) >= len(labels):
+                raise ValueError(
+                    f"`{name}` pair {pair} names a class index past the {len(labels)} classes "
+                    f"of {config.train_pattern} (0-{len(labels) - 1}: {', '.join(labels)})."
+                )
 
 
 def _train(config):
@@ -92,7 +93,7 @@ def _train(config):
     from tsm_tf.data import load_labels
 
     labels = load_labels(config.train_pattern)
-    _check_flip_label_swaps(config, labels)
+    _check_label_swaps(config, labels)
     train_data, validation_data, fit_steps = _make_datasets(config, strategy)
     # A multi-worker pass has no count (fit_steps None); the schedule then
     # takes a whole pass's batches.
@@ -222,6 +223,8 @@ def _make_datasets(config, strategy):
         train_crop=config.train_crop,
         flip=config.flip,
         flip_label_map=config.flip_label_map or None,
+        reverse_time=config.reverse_time,
+        reverse_label_map=config.reverse_label_map or None,
         seed=config.seed,
         repeat=True if steps else None,
         **common,
