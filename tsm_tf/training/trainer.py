@@ -130,8 +130,8 @@ def _train(config):
         ]
     with warnings.catch_warnings():
         # Keras warns "Your input ran out of data" at the end of every first
-        # pass over a dataset of unknown length. Here that is how an epoch
-        # ends (on one worker the training data repeats), not a fault.
+        # pass over a dataset of unknown length. That is how an epoch of a
+        # multi-worker run ends (one pass; see _make_datasets), not a fault.
         warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         history = model.fit(
             train_data,
