@@ -323,5 +323,8 @@ def test_single_worker_epochs_have_a_known_length(motion, tmp_path):
     assert int(validation_data.cardinality()) == -(-validation_videos // batch_size)
     # The declared length is the real one (assert_cardinality would raise otherwise).
     assert sum(1 for _ in validation_data) == -(-validation_videos // batch_size)
+    # Autotuning off: releasing a long-lived iterator with it on stalled for up to a minute.
+    assert train_data.options().autotune.enabled is False
+    assert validation_data.options().autotune.enabled is False
     _, _, configured = _make_datasets(dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy())
     assert configured == 3
