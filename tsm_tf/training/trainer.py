@@ -208,8 +208,9 @@ def _make_datasets(config, strategy):
     and about 60 s in one model of a full demo run; in a script
     that only reads the training data through Keras's distribution wrapper
     for 150 s, 52 s in 1 of 3 releases with autotuning on and 0 of 5 with it
-    off. The stall grows with the iterator's age, which fits the autotuning
-    thread's wake-up period (doubling up to 60 s).
+    off. The stall grows with the iterator's age, as the autotuning
+    thread's wake-up period does (doubling up to 60 s); that cause is a
+    guess, not traced in TensorFlow's code.
 
     Returns:
         `(train_data, validation_data or None, steps)`: `steps` is what
