@@ -124,6 +124,13 @@ def test_a_bad_reverse_label_map_is_named(shards):
         make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, reverse_time=True, reverse_label_map={0: -1})
 
 
+def test_autotuning_is_on_unless_turned_off(shards):
+    assert make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE).options().autotune.enabled is not False
+    off = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, autotune=False)
+    assert off.options().autotune.enabled is False
+    assert next(iter(off))[0].shape == (8, NUM_SEGMENTS, IMAGE_SIZE, IMAGE_SIZE, 3)
+
+
 def test_deterministic_runs_repeat_exactly(shards):
     def run(seed):
         dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, flip=True, deterministic=True, seed=seed)

@@ -49,6 +49,7 @@ def make_dataset(
     input_context: tf.distribute.InputContext | None = None,
     dense_stride: int | None = None,
     drop_remainder: bool | None = None,
+    autotune: bool = True,
 ) -> tf.data.Dataset:
     """A `tf.data.Dataset` of `(clips, labels)` from TFRecord shards.
 
@@ -100,6 +101,11 @@ def make_dataset(
             `strategy.distribute_datasets_from_function`.
         dense_stride: frame step of `"dense"` sampling; default `64 // num_segments`.
         drop_remainder: drop the last partial batch; defaults to `training`.
+        autotune: tf.data's autotuning (`AUTOTUNE` parallelism and buffers
+            tuned as it runs). False keeps their starting values; `tsm-train`
+            turns it off, because releasing a long-lived iterator with it on
+            stalled for up to a minute in Keras `fit` (see
+            `tsm_tf.training.trainer`).
 
     Returns:
         A dataset of `(clips, labels)`: clips float32
@@ -150,6 +156,7 @@ def make_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     options = tf.data.Options()
     options.deterministic = deterministic
+    options.autotune.enabled = autotune
     return dataset.with_options(options).prefetch(AUTOTUNE)
 
 

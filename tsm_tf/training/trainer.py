@@ -201,8 +201,8 @@ def _make_datasets(config, strategy):
     reads only its part of the data, so there a pass has no count: an epoch
     is one pass of unknown length.
 
-    Both datasets run with tf.data's autotuning off (`AUTOTUNE` settings
-    keep their starting values). With it on, releasing a long-lived
+    Both datasets run with tf.data's autotuning off (`make_dataset(...,
+    autotune=False)`: `AUTOTUNE` settings keep their starting values). With it on, releasing a long-lived
     iterator stalled for up to a minute: at the end of `fit`, 57 and 59 s in
     2 of 4 trainings of the demo's recipe for 8 epochs (two side by side),
     and about 60 s in one model of a full demo run; in a script
@@ -227,6 +227,7 @@ def _make_datasets(config, strategy):
         image_size=config.image_size,
         batch_size=config.batch_size,
         sampling=config.sampling,
+        autotune=False,  # see above
     )
     train_data = make_dataset(
         config.train_pattern,
@@ -252,14 +253,7 @@ def _make_datasets(config, strategy):
         if single_worker:
             batches = _count_batches(config.validation_pattern, config.batch_size, drop_remainder)
             validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(batches))
-        validation_data = _without_autotuning(validation_data)
-    return _without_autotuning(train_data), validation_data, steps
-
-
-def _without_autotuning(dataset):
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.with_options(options)
+    return train_data, validation_data, steps
 
 
 def _synchronize_batch_norm(model):
