@@ -20,7 +20,7 @@ const elements = Object.fromEntries(
 const capture = elements.capture.getContext("2d", { willReadFrequently: true });
 
 // What tests read: the state of the page, and the frames and logits it classified.
-const demo = { status: "loading", error: null, framesClassified: 0, records: [], metadata: null, threads };
+const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads };
 window.tsmDemo = demo;
 demo.recordedFrames = () =>
   demo.records.map((record) => ({ height: record.height, width: record.width, rgb: btoa(String.fromCharCode(...record.rgb)), logits: Array.from(record.logits) }));
@@ -70,6 +70,7 @@ function resetStream() {
   latencies = [];
   demo.records = [];
   demo.framesClassified = 0;
+  demo.latenciesMs = [];
   elements.top3.replaceChildren();
   elements.latency.textContent = "–";
 }
@@ -139,6 +140,7 @@ async function classify(id) {
     if (id !== sourceId) return;
     if (demo.records.length < recordLimit) demo.records.push({ height, width, rgb: toRgb(rgba), logits: prediction.logits });
     demo.framesClassified += 1;
+    demo.latenciesMs.push(prediction.latencyMs);
     show(prediction, height, width);
   } finally {
     busy = false;

@@ -26,6 +26,13 @@ export async function loadSignatureModel(modelUrl, signatureKey, threads) {
   try {
     compiled = await loadAndCompile(modelUrl, { accelerator: "wasm", cpuOptions: { numThreads: threads } });
   } catch (error) {
+    if (/INT8/.test(error.message)) {
+      // LiteRT.js 2.5.3's tensors are float32, int32 or uint8: a full-int8 model's int8 frame, states and logits cannot be fed.
+      throw new Error(
+        `LiteRT.js cannot run ${modelUrl}: it is a full-int8 export (int8 frame, states and logits), and LiteRT.js feeds only ` +
+          'float32, int32 and uint8 tensors. Export with precision="float32" or "dynamic_int8" (int8 weights, float32 inputs) for the browser.',
+      );
+    }
     throw new Error(`LiteRT.js could not load ${modelUrl}: ${error.message}`);
   }
   const runner = compiled.signatures[signatureKey];

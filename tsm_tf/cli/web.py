@@ -16,6 +16,8 @@ import os
 import pathlib
 import sys
 
+import numpy as np
+
 WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "web_demo"
 MODEL_PREFIX = "/models/"
 # Multi-threaded wasm needs SharedArrayBuffer, which browsers give only to cross-origin-isolated pages.
@@ -90,6 +92,29 @@ def page_url(server, model: str = "model") -> str:
     """The page's URL on `server`, loading the model served as `model`."""
     host, port = server.server_address[:2]
     return f"http://{host}:{port}/?model={MODEL_PREFIX.lstrip('/')}{model}.tflite"
+
+
+def write_y4m(path, frames, frame_rate=10):
+    """Writes uint8 RGB frames `(num_frames, height, width, 3)` as a 4:2:0 Y4M (BT.601, full range).
+
+    Chromium plays such a file as its fake webcam (`--use-file-for-fake-video-capture`), which
+    the browser test and benchmark use; height and width must be even.
+    """
+    num_frames, height, width, _ = frames.shape
+    with open(path, "wb") as file:
+        file.write(f"YUV4MPEG2 W{width} H{height} F{frame_rate}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames.astype(np.float32):
+            red, green, blue = frame[..., 0], frame[..., 1], frame[..., 2]
+            luma = 0.299 * red + 0.587 * green + 0.114 * blue
+            blue_difference = -0.168736 * red - 0.331264 * green + 0.5 * blue + 128
+            red_difference = 0.5 * red - 0.418688 * green - 0.081312 * blue + 128
+
+            def subsample(plane):
+                return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+            file.write(b"FRAME\n")
+            for plane in (luma, subsample(blue_difference), subsample(red_difference)):
+                file.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
 
 
 def main(argv=None):

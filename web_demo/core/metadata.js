@@ -202,7 +202,8 @@ export function parseMetadata(source) {
   }
   const preprocessing = parsePreprocessing(object(root.preprocessing, "model.json 'preprocessing'"));
   const expectedInput = [1, preprocessing.cropSize, preprocessing.cropSize, 3];
-  if (input.shape.join() !== expectedInput.join()) {
+  // A clip model's input holds num_segments frames; checkStreaming refuses it with a clearer message.
+  if (root.mode === "streaming" && input.shape.join() !== expectedInput.join()) {
     throw new MetadataError(
       `model.json input '${input.name}' has shape [${input.shape}], expected [${expectedInput}] (one RGB frame of crop_size).`,
     );

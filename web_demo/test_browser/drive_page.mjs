@@ -3,8 +3,8 @@
 //
 //   node drive_page.mjs CONFIG.json
 //
-// CONFIG: {executablePath, y4m, timeoutMs, scenarios: [{name, url, until: "records" | "error",
-// records, camera: "fake" | "denied", screenshot}]}. Each scenario gets its own browser context;
+// CONFIG: {executablePath, y4m, timeoutMs, scenarios: [{name, url, until: "records" | "frames" | "error",
+// records, frames, camera: "fake" | "denied", screenshot}]}. Each scenario gets its own browser context;
 // "fake" plays the Y4M file as the webcam, "denied" refuses the camera permission.
 
 import fs from "node:fs";
@@ -20,15 +20,17 @@ async function launch(camera) {
 }
 
 async function runScenario(browser, scenario) {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 560 } });
+  const page = await browser.newPage({ viewport: { width: 960, height: 620 } });
   const console_ = [];
   page.on("console", (message) => console_.push(`${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => console_.push(`pageerror: ${error.message}`));
   await page.goto(scenario.url);
-  const condition =
-    scenario.until === "records"
-      ? `window.tsmDemo && (window.tsmDemo.records.length >= ${scenario.records} || window.tsmDemo.status === "error")`
-      : `window.tsmDemo && window.tsmDemo.status === "error"`;
+  const conditions = {
+    records: `window.tsmDemo.records.length >= ${scenario.records}`,
+    frames: `window.tsmDemo.framesClassified >= ${scenario.frames}`,
+    error: "false",
+  };
+  const condition = `window.tsmDemo && (${conditions[scenario.until]} || window.tsmDemo.status === "error")`;
   let timedOut = false;
   try {
     await page.waitForFunction(condition, null, { timeout: config.timeoutMs, polling: 50 });
@@ -44,6 +46,7 @@ async function runScenario(browser, scenario) {
     records: window.tsmDemo ? window.tsmDemo.recordedFrames() : [],
     top3: Array.from(document.querySelectorAll("#top3 li")).map((item) => item.textContent),
     latency: document.getElementById("latency").textContent,
+    latenciesMs: window.tsmDemo?.latenciesMs ?? [],
   }));
   if (scenario.screenshot) await page.screenshot({ path: scenario.screenshot });
   await page.close();
