@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv kotlin-tools clean
+.PHONY: demo test venv kotlin-tools web-tools clean
 
 TORCH_STAMP := $(VENV)/.installed-torch
 
@@ -31,12 +31,19 @@ test: $(STAMP) $(TORCH_STAMP)
 	@# The Android core's JVM tests need Kotlin; install it where we can (root or sudo).
 	@# Where we cannot, tests/test_android_core.py fails and says how to install it.
 	-@$(MAKE) --no-print-directory kotlin-tools
+	@# The web demo's browser test needs Chromium; where we cannot install it, tests/test_web_demo.py fails and says how.
+	-@$(MAKE) --no-print-directory web-tools
 	$(PY) -m pytest -q tests
 
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
 kotlin-tools:
 	@if command -v kotlinc >/dev/null && [ -f /usr/share/java/junit4.jar ]; then echo "kotlinc and junit4 are installed"; \
 	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends kotlin junit4; fi
+
+# Debian's Chromium, for the web demo's browser test (tests/test_web_demo.py; it runs `npm ci` in web_demo itself).
+web-tools:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium is installed"; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info

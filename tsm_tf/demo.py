@@ -255,6 +255,7 @@ def main(argv):
     print(f"  streaming model: {tflite_path} (+ {os.path.splitext(tflite_path)[0]}.json)")
     print(f"  summary:         {summary_path}")
     print(f"  TensorBoard:     tensorboard --logdir {out_dir}")
+    print(f"  try it live:     tsm-web --model={tflite_path}  (then open the printed URL)")
 
 
 if __name__ == "__main__":
