@@ -17,6 +17,7 @@ import subprocess
 import pytest
 
 from tsm_tf import golden
+from tsm_tf import pacer_golden
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "android_demo" / "core" / "src"
@@ -74,6 +75,8 @@ def test_kotlin_core_replays_python_golden_vectors(tmp_path):
     )
     golden_dir = tmp_path / "golden"
     golden.write_golden_vectors(str(golden_dir))
+    # The frame pacer's timestamps and choices, replayed by FramePacerGoldenTest.kt.
+    pacer_golden.write_pacer_golden(str(golden_dir / pacer_golden.PACER_FILE))
     compile_output, _ = compile_process.communicate(timeout=300)
     assert compile_process.returncode == 0, f"kotlinc failed:\n{compile_output}"
 

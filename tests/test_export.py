@@ -255,6 +255,16 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     model.save(model_path)
     labels_path = tmp_path / "labels.txt"
     labels_path.write_text("one\ntwo\nthree\nfour\nfive\n")
+    # The training run beside the model: 30 fps records of 16 frames, 8 segments -> 15 fps.
+    import tensorflow as tf
+
+    from tsm_tf.data import records
+    from tsm_tf.training import TrainConfig
+
+    records_path = str(tmp_path / "train-00000-of-00001.tfrecord")
+    with tf.io.TFRecordWriter(records_path) as writer:
+        writer.write(records.serialize_video([b"x"] * 16, 0, "v", 30.0, 8, 8))
+    TrainConfig(train_pattern=records_path, run_dir=str(tmp_path), num_segments=8).save(tmp_path / "config.json")
     output = tmp_path / "out" / "model.tflite"
     assets = tmp_path / "assets"
     result = subprocess.run(
@@ -270,6 +280,7 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     assert "parity PASS" in result.stdout
     metadata = metadata_of(str(output))
     assert metadata["labels"] == ["one", "two", "three", "four", "five"]
+    assert metadata["frame_rate"] == 15.0
     assert (assets / "model.tflite").read_bytes() == output.read_bytes()
     assert json.loads((assets / "model.json").read_text()) == metadata
     assert (assets / "labels.txt").read_text().split() == metadata["labels"]

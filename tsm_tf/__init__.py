@@ -6,6 +6,7 @@ on TFLite. See README.md.
 
 from tsm_tf.cached_shift import CachedShift
 from tsm_tf.flops import count_flops
+from tsm_tf.frame_pacer import FramePacer
 from tsm_tf.fused_batch_norm import FusedBatchNormalization
 from tsm_tf.image_normalization import ImageNormalization
 from tsm_tf.merge_segments import MergeSegments
@@ -28,6 +29,7 @@ from tsm_tf.version import __version__
 
 __all__ = [
     "CachedShift",
+    "FramePacer",
     "FusedBatchNormalization",
     "ImageNormalization",
     "MergeSegments",

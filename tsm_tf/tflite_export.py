@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tsm_tf import metadata as metadata_lib
+from tsm_tf.frame_pacer import check_frame_rate
 from tsm_tf.online import FRAME_INPUT
 from tsm_tf.online import LOGITS_OUTPUT
 from tsm_tf.online import build_online_tsm
@@ -44,6 +45,7 @@ def export_tflite(
     labels: list[str] | None = None,
     representative_data=None,
     num_representative_frames: int = DEFAULT_NUM_REPRESENTATIVE_FRAMES,
+    frame_rate: float | None = None,
 ) -> dict:
     """Converts a TSM to a `.tflite` file and writes its metadata beside it.
 
@@ -74,6 +76,12 @@ def export_tflite(
             training=False)`. RGB in [0, 255]; frames of another size are
             resized and cropped by the evaluation rule.
         num_representative_frames: at most this many frames are used.
+        frame_rate: frames per second at which the streaming model expects
+            frames (the rate its training clips were sampled at:
+            `tsm_tf.data.frame_rate.sampled_frame_rate` derives it from the
+            records), written to the metadata's `frame_rate`; clients pick
+            frames by timestamp at that rate (`tsm_tf.frame_pacer`). None
+            (the default) writes null: feed every frame.
 
     Returns:
         The metadata dict (also written to the `.json` file).
@@ -86,6 +94,7 @@ def export_tflite(
     """
     _check_choice("mode", mode, metadata_lib.MODES)
     _check_choice("precision", precision, metadata_lib.PRECISIONS)
+    frame_rate = check_frame_rate(frame_rate)
     config = model_config(model)
     labels = _resolve_labels(labels, config)
     graph = _export_graph(model, mode)
@@ -106,6 +115,7 @@ def export_tflite(
         representative_dataset = _representative_dataset(graph, mode, frames, config)
     tflite_bytes = convert_to_tflite(function, precision, representative_dataset)
     metadata = _build_metadata(tflite_bytes, config, mode, precision, labels)
+    metadata[metadata_lib.FRAME_RATE_KEY] = frame_rate
     metadata_lib.write_atomically(path, tflite_bytes)
     metadata["sha256"] = metadata_lib.file_sha256(path)
     metadata_lib.write_metadata(path, metadata)

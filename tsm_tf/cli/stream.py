@@ -4,12 +4,17 @@ Usage:
     tsm-stream --model=model.tflite --video=clip.mp4 [--every=second] [--top_k=3] \
         [--num_threads=2] [--smoothing_window=12]
 
-Frames are decoded with PyAV, classified one at a time by
-`tsm_tf.StreamingClassifier` (which resizes and crops them by the model's
-metadata and carries the shift states), and the smoothed top-k is printed per
-frame or once per second of video, followed by a latency summary.
+Frames are decoded with PyAV with their timestamps, and those the model's
+frame rate asks for (the metadata's `frame_rate`, picked by timestamp by
+`tsm_tf.FramePacer`; every frame when it is null) are classified one at a
+time by `tsm_tf.StreamingClassifier` (which resizes and crops them by the
+model's metadata and carries the shift states). The smoothed top-k is printed
+per fed frame or once per second of video, followed by the rate the frames
+were fed at, and a latency summary. A video slower than the model's rate has
+every frame fed, and the output says so.
 """
 
+import fractions
 import os
 
 from absl import app
@@ -27,7 +32,13 @@ flags.DEFINE_integer("max_frames", None, "Stop after this many frames (default: 
 
 
 def decode_frames(path):
-    """Yields `(timestamp_seconds, uint8 RGB frame)` and the frame rate first."""
+    """The video's frame rate, and an iterator of `(timestamp, uint8 RGB frame)`.
+
+    Timestamps are the frames' presentation times in seconds from the first
+    frame, exact `Fraction`s (from the stream's time base), so frame choices
+    follow the timestamps, not the frame count; frames without one are
+    placed at `index / rate`.
+    """
     import av
 
     if not os.path.exists(path):
@@ -43,9 +54,15 @@ def decode_frames(path):
     rate = float(stream.average_rate or stream.guessed_rate or 30)
 
     def frames():
+        start = None
         with container:
             for index, frame in enumerate(container.decode(stream)):
-                yield index / rate, frame.to_ndarray(format="rgb24")
+                if frame.pts is None or frame.time_base is None:
+                    timestamp = fractions.Fraction(index) / fractions.Fraction(rate)
+                else:
+                    timestamp = frame.pts * fractions.Fraction(frame.time_base)
+                start = timestamp if start is None else start
+                yield timestamp - start, frame.to_ndarray(format="rgb24")
 
     return rate, frames()
 
@@ -57,12 +74,14 @@ def format_prediction(timestamp, prediction, top_k):
 
 
 def stream_video(classifier, frames, every, top_k, max_frames):
-    """Classifies every frame; prints per frame or at each new second."""
+    """Classifies the frames the pacer takes; prints per frame or at each new second."""
     next_print = 0.0
     for timestamp, frame in frames:
-        prediction = classifier.classify(frame)
+        prediction = classifier.classify_at(frame, timestamp)
+        if prediction is None:
+            continue
         if every == "frame" or timestamp >= next_print:
-            print(format_prediction(timestamp, prediction, top_k))
+            print(format_prediction(float(timestamp), prediction, top_k))
             next_print = float(int(timestamp) + 1)
         if max_frames is not None and prediction.frame_index + 1 >= max_frames:
             break
@@ -78,6 +97,13 @@ def main(argv):
     rate, frames = decode_frames(FLAGS.video)
     logging.info("Streaming %s (%.1f fps) through %s.", FLAGS.video, rate, FLAGS.model)
     stream_video(classifier, frames, FLAGS.every, FLAGS.top_k, FLAGS.max_frames)
+    print(f"frame rate: {classifier.pacer.summary()}; the video has {rate:.1f} fps")
+    if classifier.pacer.source_is_slower():
+        print(
+            f"note: the video ({rate:.1f} fps) is slower than the model's "
+            f"{classifier.frame_rate:.1f} fps, so every frame was fed and the model "
+            "saw faster motion than it was trained on."
+        )
     print(f"latency: {classifier.latency().summary()}")
     print(f"state memory: {classifier.state_bytes()} bytes")
 
