@@ -4,6 +4,11 @@ Build a video classifier, train it with `model.fit`, stream it frame by frame
 on TFLite. See README.md.
 """
 
+from tsm_tf.native_stderr import captured_native_stderr
+
+with captured_native_stderr():
+    import keras  # noqa: F401  (TensorFlow loads here, with its native start-up chatter)
+
 from tsm_tf.cached_shift import CachedShift
 from tsm_tf.flops import count_flops
 from tsm_tf.frame_pacer import FramePacer
