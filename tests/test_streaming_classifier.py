@@ -41,19 +41,21 @@ def copy_model(path, folder, metadata_change=None):
     return target
 
 
+def clip_model_logits(model, frames):
+    """Independent reference: the clip model's causal per-frame logits (no states)."""
+    return tsm_tf.causal_frame_logits(model, np.stack([resize_and_center_crop(f, 32) for f in frames]))
+
+
 def test_predictions_follow_keras_with_smoothing(exported):
     model, path = exported
     classifier = tsm_tf.StreamingClassifier(path, num_threads=2, smoothing_window=3)
     frames = raw_frames(6)
     predictions = [classifier.classify(frame) for frame in frames]
 
-    online = tsm_tf.build_online_tsm(model)
-    states = tsm_tf.initial_states(online)
-    keras_logits = []
-    for frame in frames:
-        outputs = online({"frame": resize_and_center_crop(frame, 32)[None], **states})
-        keras_logits.append(np.asarray(outputs["logits"])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
+    keras_logits = clip_model_logits(model, frames)
+    # The reference sees the states: restarting it at frame 3 moves its logits far.
+    restarted = clip_model_logits(model, frames[3:])
+    assert np.abs(restarted - keras_logits[3:]).max() > 100 * 1e-3
     for index, prediction in enumerate(predictions):
         assert prediction.frame_index == index
         np.testing.assert_allclose(prediction.logits, keras_logits[index], atol=1e-3)
@@ -69,6 +71,26 @@ def test_predictions_follow_keras_with_smoothing(exported):
     assert classifier.state_bytes() == sum(
         4 * int(np.prod(state["shape"])) for state in classifier.metadata["states"]
     )
+
+
+def swap_paired_outputs(metadata):
+    """Pairs two same-shape states the wrong way round: each output feeds the other's input."""
+    states = metadata["states"]
+    first, second = next(
+        (a, b) for a in states for b in states if a is not b and a["shape"] == b["shape"]
+    )
+    first["output"], second["output"] = second["output"], first["output"]
+
+
+def test_a_client_pairing_states_wrongly_no_longer_follows_the_clip_model(exported, tmp_path):
+    model, path = exported
+    frames = raw_frames(6)
+    expected = clip_model_logits(model, frames)
+    classifier = tsm_tf.StreamingClassifier(copy_model(path, str(tmp_path), swap_paired_outputs))
+    logits = np.stack([classifier.classify(frame).logits for frame in frames])
+    # The first frame starts from zero states either way; later ones carry the mix-up.
+    np.testing.assert_allclose(logits[0], expected[0], atol=1e-3)
+    assert np.abs(logits - expected).max() > 100 * 1e-3
 
 
 def test_reset_restarts_the_stream(exported):

@@ -18,6 +18,7 @@ from tsm_tf.merge_segments import MergeSegments
 from tsm_tf.models import build_tsm
 from tsm_tf.models import per_frame_model
 from tsm_tf.online import build_online_tsm
+from tsm_tf.online import causal_frame_logits
 from tsm_tf.online import initial_states
 from tsm_tf.parity import check_parity
 from tsm_tf.split_segments import SplitSegments
@@ -45,6 +46,7 @@ __all__ = [
     "__version__",
     "build_online_tsm",
     "build_tsm",
+    "causal_frame_logits",
     "check_parity",
     "count_flops",
     "export_tflite",

@@ -147,6 +147,44 @@ def initial_states(online_model: keras.Model) -> dict[str, np.ndarray]:
     }
 
 
+def causal_frame_logits(model: keras.Model, frames: np.ndarray) -> np.ndarray:
+    """The logits a stream from zero states must give, computed without states.
+
+    Runs `frames` as one clip through the clip model's graph (`TemporalShift`,
+    no caches) with `num_segments=len(frames)` and `model`'s weights. A
+    uni-directional shift only looks back, so frame t's logits depend on
+    frames 0..t alone: an independent reference for the online model and
+    every streaming export, which a mix-up of state names cannot fool.
+
+    Args:
+        model: a uni-directional `TSMClassifier`, or a model from
+            `build_online_tsm` (its weights are copied by layer name).
+        frames: `(num_frames, image_size, image_size, 3)` RGB in [0, 255].
+
+    Returns:
+        float32 logits `(num_frames, num_classes)`.
+    """
+    from tsm_tf.models import build_tsm
+    from tsm_tf.models import per_frame_model
+
+    config = model_config(model)
+    if config["bidirectional"]:
+        raise ValueError(
+            "causal_frame_logits needs a uni-directional TSM: a bidirectional "
+            "one looks at the next frame. Received: bidirectional=True."
+        )
+    frames = np.asarray(frames, "float32")
+    size = config["image_size"]
+    if frames.ndim != 4 or frames.shape[1:] != (size, size, 3):
+        raise ValueError(
+            f"Expected frames (num_frames, {size}, {size}, 3). Received: shape {frames.shape}."
+        )
+    clip_model = build_tsm(**{**config, "num_segments": len(frames)})
+    _copy_weights(model, clip_model)
+    logits = per_frame_model(clip_model).predict(frames[None], verbose=0, batch_size=1)
+    return np.asarray(logits, "float32")[0]
+
+
 def _build_single_frame_model(model, config, with_states):
     state_inputs = {}
     state_outputs = {}
