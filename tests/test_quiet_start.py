@@ -1,4 +1,5 @@
-"""`import tsm_tf` keeps TensorFlow's native start-up chatter off stderr unless TSM_TF_VERBOSE=1."""
+"""`import tsm_tf` keeps TensorFlow's native start-up chatter (and a CPU-only machine's cuInit error)
+off stderr unless TSM_TF_VERBOSE=1."""
 
 import os
 import pathlib
@@ -10,7 +11,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 def _import_stderr(**environment):
     result = subprocess.run(
-        [sys.executable, "-c", "import tsm_tf"],
+        [sys.executable, "-c", "import tsm_tf, tensorflow; tensorflow.constant(1.0) + 1"],
         capture_output=True,
         text=True,
         timeout=180,

@@ -8,6 +8,10 @@ from tsm_tf.native_stderr import captured_native_stderr
 
 with captured_native_stderr():
     import keras  # noqa: F401  (TensorFlow loads here, with its native start-up chatter)
+    import tensorflow as _tensorflow
+
+    # Finding the devices now keeps a CPU-only machine's "failed call to cuInit" quiet too.
+    _tensorflow.config.list_physical_devices()
 
 from tsm_tf.cached_shift import CachedShift
 from tsm_tf.flops import count_flops
