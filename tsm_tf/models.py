@@ -23,7 +23,8 @@ def build_tsm(
     """Builds a TSM video classifier (or the TSN baseline with `shift_div=0`).
 
     Args:
-        backbone: `"mobilenet_v2"` or `"resnet50"`.
+        backbone: `"mobilenet_v2"`, `"resnet50"` or `"resnet101"` (which
+            shifts every other block, as the authors' code does).
         num_classes: number of classes.
         num_segments: frames per clip (8 in the paper).
         image_size: frame height and width (224 in the paper).

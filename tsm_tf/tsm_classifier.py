@@ -31,7 +31,7 @@ class TSMClassifier(keras.Model):
     exactly them, so `.keras` files round-trip in a fresh process.
 
     Args:
-        backbone: `"mobilenet_v2"` or `"resnet50"`.
+        backbone: `"mobilenet_v2"`, `"resnet50"` or `"resnet101"`.
         num_classes: int, number of output classes.
         num_segments: int, frames per clip.
         image_size: int, height and width of the (square) frames.

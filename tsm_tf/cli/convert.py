@@ -23,7 +23,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file.", required=True)
 flags.DEFINE_string("output", None, "The .keras file to write.", required=True)
 flags.DEFINE_enum(
-    "backbone", None, ["resnet50", "mobilenet_v2"], "Backbone (default: inferred)."
+    "backbone", None, ["resnet50", "resnet101", "mobilenet_v2"], "Backbone (default: inferred)."
 )
 flags.DEFINE_integer("num_classes", None, "Classes (default: the checkpoint's).")
 flags.DEFINE_integer(
