@@ -38,7 +38,10 @@ def build_tsm(
             to a `.keras` or `.weights.h5` file of the same architecture, or
             to a PyTorch `.pth` / `.pth.tar` file: a TSM checkpoint of the
             reference release (see `tsm_tf.load_torch_checkpoint`) or
-            torchvision ImageNet weights (needs torch).
+            torchvision ImageNet weights (needs torch), or the name of a
+            preset (`tsm_tf.presets.PRESETS`), downloaded once into the
+            Keras cache; a preset also gives the class names when `labels`
+            is None and `num_classes` is the preset's.
         labels: optional class names, carried into saved models and exports.
 
     Returns:
@@ -53,6 +56,12 @@ def build_tsm(
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     >>> model.fit(clips, labels)
     """
+    preset = _preset_name(weights)
+    if preset is not None and labels is None:
+        from tsm_tf.presets import preset_labels
+
+        names = preset_labels(preset)
+        labels = names if names is not None and len(names) == num_classes else None
     model = TSMClassifier(
         backbone,
         num_classes,
@@ -71,10 +80,16 @@ def build_tsm(
 
         load_imagenet_weights(model)
         return model
+    if preset is not None:
+        from tsm_tf.presets import load_preset_weights
+
+        load_preset_weights(model, preset)
+        return model
     if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
         raise ValueError(
-            "`weights` must be None, 'imagenet', or the path of an existing "
-            "`.keras`, `.weights.h5` or PyTorch `.pth` file. Received: "
+            "`weights` must be None, 'imagenet', a preset name (see "
+            "tsm_tf.presets.PRESETS), or the path of an existing `.keras`, "
+            "`.weights.h5` or PyTorch `.pth` file. Received: "
             f"weights={weights!r}"
         )
     weights = os.fspath(weights)
@@ -95,6 +110,15 @@ def build_tsm(
             f"weights={weights!r}"
         )
     return model
+
+
+def _preset_name(weights):
+    """`weights` if it names a preset (and is not an existing file), else None."""
+    if not isinstance(weights, str) or os.path.exists(weights):
+        return None
+    from tsm_tf.presets.registry import PRESETS
+
+    return weights if weights in PRESETS else None
 
 
 def per_frame_model(model: keras.Model) -> keras.Model:
