@@ -224,3 +224,66 @@ def test_every_preset_is_complete_and_its_labels_are_the_documented_order():
     jester = presets.preset_labels(ONLINE)
     assert jester == sorted(jester) and jester[0] == "Doing other things"
     assert presets.get_preset("tsm_resnet101_sthv2_8f")["architecture"]["backbone"] == "resnet101"
+
+
+def test_exporter_goes_from_a_preset_name_to_android_assets(tmp_path, keras_home):
+    """export/export_tflite.py --preset=... --android_assets in a fresh process."""
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    net = ref.randomize(ref.OnlineMobileNetV2(num_classes=27), seed=26)
+    torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
+    assets = tmp_path / "assets"
+    server = LocalServer(folder)
+    try:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
+                   **{download.BASE_URL_VARIABLE: server.url})
+        result = subprocess.run(
+            [sys.executable, "export/export_tflite.py", f"--preset={ONLINE}", "--image_size=64",
+             f"--output={tmp_path / 'out' / 'model.tflite'}", "--android_assets",
+             f"--android_assets_dir={assets}"],
+            capture_output=True, text=True, timeout=600, env=env,
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(assets)) == ["labels.txt", "model.json", "model.tflite"]
+    labels = (assets / "labels.txt").read_text().splitlines()
+    assert labels == presets.preset_labels(ONLINE)
+    metadata = json.loads((assets / "model.json").read_text())
+    assert metadata["mode"] == "streaming" and metadata["labels"] == labels
+
+
+def test_stream_cli_runs_a_video_through_a_preset(tmp_path, keras_home):
+    """tsm-stream --preset=... --video=...: download, export, parity, stream, labelled output."""
+    import subprocess
+    import sys
+
+    from tests.data_helpers import textured_frames
+    from tests.data_helpers import write_video
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    net = ref.randomize(ref.OnlineMobileNetV2(num_classes=27), seed=27)
+    torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
+    video = tmp_path / "clip.mp4"
+    write_video(video, textured_frames(6, 72, 96, seed=28))
+    server = LocalServer(folder)
+    try:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
+                   **{download.BASE_URL_VARIABLE: server.url})
+        result = subprocess.run(
+            [sys.executable, "-m", "tsm_tf.cli.stream", f"--preset={ONLINE}", "--image_size=64",
+             f"--video={video}", "--every=frame", "--top_k=1"],
+            capture_output=True, text=True, timeout=600, env=env,
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if "frame" in line and "s  frame" in line]
+    assert len(lines) == 6
+    jester = presets.preset_labels(ONLINE)
+    assert all(any(label in line for label in jester) for line in lines)
