@@ -5,6 +5,11 @@ Usage:
         [--mode=streaming|clip] [--precision=float32|float16|dynamic_int8|int8] \
         [--representative_data='data/val-*.tfrecord'] [--labels=labels.txt] \
         [--frame_rate=auto|none|FPS] [--android_assets]
+    python export/export_tflite.py --preset=tsm_mobilenetv2_jester_online \
+        --output=out/model.tflite --android_assets
+
+With --preset the model is the named preset (downloaded once, converted, with
+its class names) instead of a .keras file; see tsm_tf/presets/.
 
 Writes `model.tflite` and `model.json` (docs/metadata.md), both atomically,
 with builtin TFLite ops only. Afterwards the exported model runs on the real
@@ -34,7 +39,9 @@ ANDROID_ASSETS = os.path.join(
 )
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "The trained .keras model.", required=True)
+flags.DEFINE_string("model", None, "The trained .keras model (or --preset).")
+flags.DEFINE_string("preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model.")
+flags.DEFINE_integer("image_size", None, "--preset: frame size (default: the preset's, 224).")
 flags.DEFINE_string("output", None, "The .tflite file to write (metadata: same name, .json).", required=True)
 flags.DEFINE_enum("mode", "streaming", ["streaming", "clip"], "One frame with states, or whole clips.")
 flags.DEFINE_enum(
@@ -56,6 +63,18 @@ flags.DEFINE_string(
 )
 flags.DEFINE_bool("android_assets", False, "Also copy the files into --android_assets_dir.")
 flags.DEFINE_string("android_assets_dir", ANDROID_ASSETS, "The Android app's assets folder.")
+
+
+def load_model_or_preset(path, preset, image_size=None):
+    """The --model file, or the --preset model with its labels."""
+    if (preset is None) == (path is None):
+        raise app.UsageError("Pass exactly one of --model=model.keras and --preset=name.")
+    if preset is None:
+        return load_model(path)
+    import tsm_tf
+
+    overrides = {} if image_size is None else {"image_size": image_size}
+    return tsm_tf.TSMClassifier.from_preset(preset, **overrides)
 
 
 def load_model(path):
@@ -100,6 +119,9 @@ def resolve_frame_rate(value, model_path):
             raise app.UsageError(
                 f"--frame_rate must be auto, none or frames per second. Received: {value!r}"
             ) from None
+    if model_path is None:
+        logging.info("--frame_rate=auto with --preset: the preset records no frame rate; writing null.")
+        return None
     from tsm_tf.data.frame_rate import sampled_frame_rate
     from tsm_tf.training import TrainConfig
 
@@ -156,7 +178,7 @@ def main(argv):
     del argv
     from tsm_tf.tflite_export import export_tflite
 
-    model = load_model(FLAGS.model)
+    model = load_model_or_preset(FLAGS.model, FLAGS.preset, FLAGS.image_size)
     frames = representative_frames(model)
     metadata = export_tflite(
         model, FLAGS.output, mode=FLAGS.mode, precision=FLAGS.precision,

@@ -3,6 +3,10 @@
 Usage:
     tsm-stream --model=model.tflite --video=clip.mp4 [--every=second] [--top_k=3] \
         [--num_threads=2] [--smoothing_window=12]
+    tsm-stream --preset=tsm_mobilenetv2_jester_online --video=clip.mp4
+
+With --preset, the preset is downloaded (once), converted and exported to a
+streaming .tflite in a temporary folder, parity-checked, and then streamed.
 
 Frames are decoded with PyAV with their timestamps, and those the model's
 frame rate asks for (the metadata's `frame_rate`, picked by timestamp by
@@ -22,7 +26,9 @@ from absl import flags
 from absl import logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "A streaming .tflite with its .json metadata.", required=True)
+flags.DEFINE_string("model", None, "A streaming .tflite with its .json metadata (or --preset).")
+flags.DEFINE_string("preset", None, "An online preset name, e.g. tsm_mobilenetv2_jester_online.")
+flags.DEFINE_integer("image_size", None, "--preset: frame size of the export (default: the preset's).")
 flags.DEFINE_string("video", None, "The video file to classify (any format FFmpeg reads).", required=True)
 flags.DEFINE_enum("every", "second", ["frame", "second"], "Print per frame or per second of video.")
 flags.DEFINE_integer("top_k", 3, "Classes to print per line.", lower_bound=1)
@@ -87,16 +93,36 @@ def stream_video(classifier, frames, every, top_k, max_frames):
             break
 
 
+def export_preset_to(folder):
+    """--preset: a parity-checked streaming .tflite of the preset, in `folder`."""
+    from tsm_tf.presets.export import export_preset
+
+    overrides = {} if FLAGS.image_size is None else {"image_size": FLAGS.image_size}
+    path = os.path.join(folder, f"{FLAGS.preset}.tflite")
+    try:
+        _, _, report = export_preset(FLAGS.preset, path, **overrides)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    logging.info("Exported %s: %s", FLAGS.preset, report.summary())
+    return path
+
+
 def main(argv):
     del argv
+    import tempfile
+
     from tsm_tf.streaming_classifier import StreamingClassifier
 
-    classifier = StreamingClassifier(
-        FLAGS.model, num_threads=FLAGS.num_threads, smoothing_window=FLAGS.smoothing_window
-    )
-    rate, frames = decode_frames(FLAGS.video)
-    logging.info("Streaming %s (%.1f fps) through %s.", FLAGS.video, rate, FLAGS.model)
-    stream_video(classifier, frames, FLAGS.every, FLAGS.top_k, FLAGS.max_frames)
+    if (FLAGS.preset is None) == (FLAGS.model is None):
+        raise app.UsageError("Pass exactly one of --model=model.tflite and --preset=name.")
+    with tempfile.TemporaryDirectory() as folder:
+        model_path = FLAGS.model if FLAGS.preset is None else export_preset_to(folder)
+        classifier = StreamingClassifier(
+            model_path, num_threads=FLAGS.num_threads, smoothing_window=FLAGS.smoothing_window
+        )
+        rate, frames = decode_frames(FLAGS.video)
+        logging.info("Streaming %s (%.1f fps) through %s.", FLAGS.video, rate, model_path)
+        stream_video(classifier, frames, FLAGS.every, FLAGS.top_k, FLAGS.max_frames)
     print(f"frame rate: {classifier.pacer.summary()}; the video has {rate:.1f} fps")
     if classifier.pacer.source_is_slower():
         print(
