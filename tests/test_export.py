@@ -13,6 +13,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 import tsm_tf
 from tests.helpers import random_clips
+from tests.helpers import seed_everything
 from tests.helpers import tiny_tsm
 from tests.streaming_helpers import streaming_tsm
 from tsm_tf.preprocessing import resize_and_center_crop
@@ -25,6 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def model():
+    seed_everything(1234)
     return streaming_tsm("mobilenet_v2")
 
 
@@ -273,3 +275,4 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     assert (assets / "model.tflite").read_bytes() == output.read_bytes()
     assert json.loads((assets / "model.json").read_text()) == metadata
     assert (assets / "labels.txt").read_text().split() == metadata["labels"]
+

@@ -21,7 +21,9 @@ import pytest
 
 from tests.helpers import require
 
-torch = require("torch", "pip install -e '.[dev]' (or the CPU build alone: pip install torch==2.13.0)")
+torch = require(
+    "torch", "pip install -e '.[dev]' (or the CPU build alone: pip install torch==2.13.0)"
+)
 Interpreter = require("ai_edge_litert.interpreter", "pip install -e '.[dev]'").Interpreter
 
 import tsm_tf  # noqa: E402
@@ -60,8 +62,8 @@ def reference_logits(net, clips, per_frame=False, carry_states=True):
             return net.stream(tensor, carry_states).numpy()
         if isinstance(net, ref.DataParallelLike):
             return (net.module.frame_logits(tensor) if per_frame else net(tensor)).numpy()
-        frame_logits = net(tensor.flatten(0, 1))
-        return frame_logits.view(*tensor.shape[:2], -1).numpy()
+        each_frame = net(tensor.flatten(0, 1))
+        return each_frame.view(*tensor.shape[:2], -1).numpy()
 
 
 def assert_matches_torch(actual, net, clips, per_frame=False, atol=ATOL):
@@ -340,6 +342,7 @@ def mirrored(net):
 
 
 def assert_comparison_fails(actual, net, clips):
+    """The guarded comparison rejects `actual`, past its guard, and by far."""
     with pytest.raises(AssertionError, match="Not equal to tolerance"):
         assert_matches_torch(actual, net, clips)
     difference = np.max(np.abs(actual - reference_logits(net, clips)))
