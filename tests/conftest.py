@@ -9,6 +9,18 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """TSM_TF_REVERSE_TEST_ORDER=1 runs the tests in reverse order.
+
+    A suite whose verdicts change with the order has a test that depends on
+    what ran before it (an unseeded shared fixture, leaked global state); CI
+    can run both orders to catch one.
+    """
+    if os.environ.get("TSM_TF_REVERSE_TEST_ORDER") == "1":
+        items.reverse()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """Each test starts from float32 and a fixed seed, whatever the last one set."""

@@ -1,11 +1,14 @@
 """Shared test helpers: tiny models, fresh-process checks, save/load round-trips."""
 
+import importlib
 import os
 import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
+import pytest
 
 import tsm_tf
 
@@ -23,6 +26,58 @@ def tiny_tsm(backbone="mobilenet_v2", num_classes=5, num_segments=4, image_size=
         image_size=image_size,
         **kwargs,
     )
+
+
+# A reference must move by this many tolerances when its input changes, or a
+# comparison against it could not tell a wrong answer from a right one.
+SENSITIVITY_FACTOR = 100
+
+
+def seed_everything(seed):
+    """Seeds Python, NumPy, TensorFlow and Keras.
+
+    Call it first in every fixture wider than one test that makes random
+    weights or inputs: such fixtures are built before the per-test reseed of
+    tests/conftest.py, so without it what they build depends on which tests
+    ran before them.
+    """
+    keras.utils.set_random_seed(seed)
+
+
+def require(module, install):
+    """Imports an optional dependency the tests need, or fails saying how to install it.
+
+    A skip would let a machine without it report a green suite that never ran
+    these tests.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        pytest.fail(
+            f"these tests need {module}, which cannot be imported ({error}); "
+            f"install it with: {install}",
+            pytrace=False,
+        )
+
+
+def assert_matches_reference(actual, expected, changed, atol):
+    """`actual` equals a reference's `expected` within `atol`, and the reference can tell.
+
+    `changed` maps a change of the input (another clip, reversed frames,
+    zeroed states) to the reference's output on the changed input; each must
+    differ from `expected` by at least SENSITIVITY_FACTOR * atol, so that a
+    model that got the input's content, its order or its state wrong could
+    not pass. A guard failure says the reference is blind; a failed
+    comparison raises numpy's "Not equal to tolerance".
+    """
+    expected = np.asarray(expected)
+    for change, output in changed.items():
+        moved = float(np.max(np.abs(np.asarray(output) - expected)))
+        assert moved >= SENSITIVITY_FACTOR * atol, (
+            f"the reference is blind to {change}: its output moved by {moved:.3g}, "
+            f"less than {SENSITIVITY_FACTOR} x the tolerance {atol:g}"
+        )
+    np.testing.assert_allclose(actual, expected, atol=atol, rtol=0)
 
 
 def random_clips(batch, num_segments, image_size, seed=0, dtype="float32"):

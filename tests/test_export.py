@@ -15,6 +15,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 import tsm_tf
 from tests.helpers import random_clips
+from tests.helpers import seed_everything
 from tests.helpers import tiny_tsm
 from tests.streaming_helpers import streaming_tsm
 from tsm_tf.metadata import write_metadata
@@ -30,6 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def model():
+    seed_everything(1234)
     # Batch-norm variances floored at their layer's median: a random network
     # whose near-constant channels are amplified hundreds of times is chaotic
     # (no int8 export can follow it); a trained one is not.
@@ -365,3 +367,4 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     assert (assets / "model.tflite").read_bytes() == output.read_bytes()
     assert json.loads((assets / "model.json").read_text()) == metadata
     assert (assets / "labels.txt").read_text().split() == metadata["labels"]
+

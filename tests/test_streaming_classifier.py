@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 import tsm_tf
+from tests.helpers import seed_everything
 from tests.streaming_helpers import streaming_tsm
 from tsm_tf.preprocessing import resize_and_center_crop
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    seed_everything(1234)
     model = streaming_tsm("mobilenet_v2")
     path = str(tmp_path_factory.mktemp("stream") / "model.tflite")
     tsm_tf.export_tflite(model, path, labels=["a", "b", "c", "d", "e"])

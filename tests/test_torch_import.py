@@ -1,26 +1,39 @@
 """PyTorch checkpoint import: Keras equals an independent PyTorch TSM, number for number.
 
 Every checkpoint here is written by `tests/torch_reference.py` (random
-weights, random batch-norm statistics) in the layout the reference release
-uses, so no network is needed. Logits must agree within 1e-4 (float32).
+weights, batch-norm statistics of forward passes on random clips) in the
+layout the reference release uses, so no network is needed. Logits must
+agree within 1e-4 (float32), and every comparison first checks that the
+reference's logits move by far more than that when the clip changes, its
+frames are reversed or (streamed) its states are zeroed. The planted-bug
+tests show the comparisons fail when the import or the shift is wrong.
 """
 
+import copy
 import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.helpers import require
+
+torch = require(
+    "torch", "pip install -e '.[dev]' (or the CPU build alone: pip install torch==2.13.0)"
+)
+Interpreter = require("ai_edge_litert.interpreter", "pip install -e '.[dev]'").Interpreter
 
 import tsm_tf  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
+from tests.helpers import assert_matches_reference  # noqa: E402
 from tests.helpers import random_clips  # noqa: E402
 from tests.helpers import run_python  # noqa: E402
+from tests.helpers import seed_everything  # noqa: E402
+from tests.helpers import SENSITIVITY_FACTOR  # noqa: E402
 from tests.streaming_helpers import stream_online  # noqa: E402
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from tsm_tf.torch_import import load_imagenet_weights  # noqa: E402
 from tsm_tf.torch_import import load_torch_checkpoint  # noqa: E402
 
@@ -30,11 +43,43 @@ IMAGE_SIZE = 32
 RESNET_TINY_WIDTH = 0.125  # Keras width 0.125 = reference base width 8
 RESNET_TINY_BASE = 8
 RELEASE_NAME = "TSM_test_RGB_{backbone}_shift8_blockres_avg_segment4_e1.pth"
+CALIBRATION_SEED = 100  # the batch-norm statistics' clips; the tests' clips use other seeds
+ANOTHER_CLIP_SEED = 99
 
 
-def torch_logits(net, clips):
+def calibration_clips(num_segments, image_size):
+    return random_clips(4, num_segments, image_size, seed=CALIBRATION_SEED)
+
+
+def reference_logits(net, clips, per_frame=False, carry_states=True):
+    """The PyTorch reference's logits on RGB clips `(clips, frames, H, W, 3)`:
+    `(clips, classes)` for a TSM or TSN, `(clips, frames, classes)` with
+    `per_frame` and for an ImageNet network (each frame alone) or the online
+    network (streamed, states carried unless `carry_states=False`)."""
+    tensor = ref.normalize_frames(clips)
     with torch.no_grad():
-        return net(ref.normalize_frames(clips)).numpy()
+        if isinstance(net, ref.OnlineMobileNetV2):
+            return net.stream(tensor, carry_states).numpy()
+        if isinstance(net, ref.DataParallelLike):
+            return (net.module.frame_logits(tensor) if per_frame else net(tensor)).numpy()
+        each_frame = net(tensor.flatten(0, 1))
+        return each_frame.view(*tensor.shape[:2], -1).numpy()
+
+
+def assert_matches_torch(actual, net, clips, per_frame=False, atol=ATOL):
+    """Keras's `actual` equals the reference on `clips`, and the reference is sensitive:
+    another clip, the frames reversed and (online) zeroed states each move its
+    logits by at least SENSITIVITY_FACTOR * atol. Every comparison with PyTorch
+    goes through here."""
+    changed = {
+        "another clip": reference_logits(
+            net, random_clips(*clips.shape[:3], seed=ANOTHER_CLIP_SEED), per_frame
+        ),
+        "reversed frames": reference_logits(net, clips[:, ::-1].copy(), per_frame),
+    }
+    if isinstance(net, ref.OnlineMobileNetV2):
+        changed["zeroed states"] = reference_logits(net, clips, carry_states=False)
+    assert_matches_reference(actual, reference_logits(net, clips, per_frame), changed, atol)
 
 
 def save_release(net, path, backbone):
@@ -49,15 +94,6 @@ def save_release(net, path, backbone):
         path,
     )
     return path
-
-
-@pytest.fixture(scope="module")
-def release_resnet(tmp_path_factory):
-    net = ref.randomize(
-        ref.release_tsm("resnet50", 7, NUM_SEGMENTS, base_width=RESNET_TINY_BASE), seed=1
-    )
-    path = tmp_path_factory.mktemp("release") / RELEASE_NAME.format(backbone="resnet50")
-    return net, save_release(net, path, "resnet50")
 
 
 def tiny_resnet(num_classes=7, **kwargs):
@@ -80,64 +116,140 @@ def assert_unchanged(model, before):
         np.testing.assert_array_equal(old, new)
 
 
+def clip_logits(model, clips):
+    return model.predict(clips, verbose=0)
+
+
+def frame_logits(model, clips):
+    return tsm_tf.per_frame_model(model).predict(clips, verbose=0)
+
+
+# ---------------------------------------------------------------- the compared models
+# Each is a namespace: the reference `net`, its checkpoint `path` (as the
+# release names it), `build(**kwargs)` for a fresh Keras model of the same
+# architecture, `logits(model, clips)` for Keras's side, the `clips` compared
+# on, and `model`, the Keras model with the checkpoint loaded.
+
+
+def compared(net, path, build, logits, clips):
+    model = build()
+    summary = load_torch_checkpoint(model, path)
+    return types.SimpleNamespace(
+        net=net, path=path, build=build, logits=logits, clips=clips, model=model,
+        summary=summary,
+    )
+
+
+@pytest.fixture(scope="module")
+def release_resnet(tmp_path_factory):
+    seed_everything(1)
+    net = ref.randomize(
+        ref.release_tsm("resnet50", 7, NUM_SEGMENTS, base_width=RESNET_TINY_BASE),
+        seed=1,
+        calibration_clips=calibration_clips(NUM_SEGMENTS, IMAGE_SIZE),
+    )
+    path = tmp_path_factory.mktemp("release") / RELEASE_NAME.format(backbone="resnet50")
+    save_release(net, path, "resnet50")
+    return compared(
+        net, path, tiny_resnet, clip_logits, random_clips(2, NUM_SEGMENTS, IMAGE_SIZE, seed=3)
+    )
+
+
+@pytest.fixture(scope="module")
+def release_mobilenet_v2(tmp_path_factory):
+    """Released checkpoints are width 1.0; the reference MobileNetV2's own layout."""
+    seed_everything(2)
+    net = ref.randomize(
+        ref.release_tsm("mobilenet_v2", 9, NUM_SEGMENTS),
+        seed=2,
+        calibration_clips=calibration_clips(NUM_SEGMENTS, IMAGE_SIZE),
+    )
+    path = tmp_path_factory.mktemp("release") / RELEASE_NAME.format(backbone="mobilenetv2")
+    save_release(net, path, "mobilenetv2")
+
+    def build(**kwargs):
+        return tsm_tf.build_tsm(
+            "mobilenet_v2", 9, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE, **kwargs
+        )
+
+    return compared(
+        net, path, build, clip_logits, random_clips(2, NUM_SEGMENTS, IMAGE_SIZE, seed=4)
+    )
+
+
+ONLINE_IMAGE_SIZE = 64
+ONLINE_NUM_FRAMES = 5
+
+
+@pytest.fixture(scope="module")
+def online_demo(tmp_path_factory):
+    """The online demo's MobileNetV2 (explicit shift buffers), saved as the demo's
+    plain state dict, compared frame by frame over a stream of one clip."""
+    seed_everything(9)
+    net = ref.randomize(
+        ref.OnlineMobileNetV2(num_classes=27),
+        seed=9,
+        calibration_clips=calibration_clips(ONLINE_NUM_FRAMES, ONLINE_IMAGE_SIZE),
+    )
+    path = tmp_path_factory.mktemp("online") / "mobilenetv2_jester_online.pth.tar"
+    torch.save(net.state_dict(), path)
+
+    def build(**kwargs):
+        kwargs.setdefault("bidirectional", False)
+        return tsm_tf.build_tsm(
+            "mobilenet_v2", 27, num_segments=ONLINE_NUM_FRAMES, image_size=ONLINE_IMAGE_SIZE,
+            **kwargs,
+        )
+
+    return compared(
+        net, path, build, frame_logits,
+        random_clips(1, ONLINE_NUM_FRAMES, ONLINE_IMAGE_SIZE, seed=10),
+    )
+
+
 # ---------------------------------------------------------------- parity
 
 
 def test_release_resnet50_matches_pytorch(release_resnet):
-    net, path = release_resnet
-    model = tiny_resnet()
-    summary = load_torch_checkpoint(model, path)
-    assert summary["layout"] == "tsm_release"
-    assert summary["missing"] == summary["unused"] == []
-    clips = random_clips(2, NUM_SEGMENTS, IMAGE_SIZE, seed=3)
-    expected = torch_logits(net, clips)
-    np.testing.assert_allclose(model.predict(clips, verbose=0), expected, atol=ATOL, rtol=0)
-
-    # The comparison can see a shift bug: the same weights shifted the other
-    # way (uni-directional) give clearly different logits.
-    wrong = tiny_resnet(bidirectional=False)
-    load_torch_checkpoint(wrong, path, strict=False)
-    assert np.abs(wrong.predict(clips, verbose=0) - expected).max() > 100 * ATOL
+    case = release_resnet
+    assert case.summary["layout"] == "tsm_release"
+    assert case.summary["missing"] == case.summary["unused"] == []
+    assert_matches_torch(case.logits(case.model, case.clips), case.net, case.clips)
 
 
-def test_release_mobilenet_v2_width_1_matches_pytorch(tmp_path):
-    """Released checkpoints are width 1.0; the reference MobileNetV2's own layout."""
-    net = ref.randomize(ref.release_tsm("mobilenet_v2", 9, NUM_SEGMENTS), seed=2)
-    path = save_release(
-        net, tmp_path / RELEASE_NAME.format(backbone="mobilenetv2"), "mobilenetv2"
-    )
-    assert "module.base_model.features.3.conv.0.net.weight" in net.state_dict()
-    model = tsm_tf.build_tsm("mobilenet_v2", 9, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE)
-    load_torch_checkpoint(model, path)
-    clips = random_clips(2, NUM_SEGMENTS, IMAGE_SIZE, seed=4)
-    np.testing.assert_allclose(
-        model.predict(clips, verbose=0), torch_logits(net, clips), atol=ATOL, rtol=0
-    )
+def test_release_mobilenet_v2_width_1_matches_pytorch(release_mobilenet_v2):
+    case = release_mobilenet_v2
+    assert "module.base_model.features.3.conv.0.net.weight" in case.net.state_dict()
+    assert_matches_torch(case.logits(case.model, case.clips), case.net, case.clips)
 
 
 def test_release_tsn_resnet50_matches_pytorch(tmp_path):
-    """A TSN file of the release (no shift wrappers) loads into shift_div=0."""
+    """A TSN file of the release (no shift wrappers) loads into shift_div=0.
+
+    Compared frame by frame: a TSN's clip logits are a mean over frames, the
+    same for any frame order."""
     net = ref.randomize(
-        ref.release_tsm("resnet50", 5, 3, shift_div=0, base_width=RESNET_TINY_BASE), seed=5
+        ref.release_tsm("resnet50", 5, 3, shift_div=0, base_width=RESNET_TINY_BASE),
+        seed=5,
+        calibration_clips=calibration_clips(3, IMAGE_SIZE),
     )
     path = save_release(net, tmp_path / "TSM_test_RGB_resnet50_avg_segment3_e1.pth", "resnet50")
     model = tiny_resnet(5, num_segments=3, shift_div=0)
     load_torch_checkpoint(model, path)
     clips = random_clips(1, 3, IMAGE_SIZE, seed=6)
-    np.testing.assert_allclose(
-        model.predict(clips, verbose=0), torch_logits(net, clips), atol=ATOL, rtol=0
-    )
+    assert_matches_torch(frame_logits(model, clips), net, clips, per_frame=True)
 
 
 @pytest.mark.parametrize(
-    "backbone, width, make_net",
+    "backbone, width, make_net, atol",
     [
-        ("mobilenet_v2", 0.35, lambda: ref.MobileNetV2(width=0.35, layout="torchvision")),
-        ("resnet50", RESNET_TINY_WIDTH, lambda: ref.ResNet50(base_width=RESNET_TINY_BASE)),
+        ("mobilenet_v2", 0.35, lambda: ref.MobileNetV2(width=0.35, layout="torchvision"), ATOL),
+        # 2000 logits of up to 8: float32 PyTorch is itself 2.6e-4 from float64 on them.
+        ("resnet50", RESNET_TINY_WIDTH, lambda: ref.ResNet50(base_width=RESNET_TINY_BASE), 5e-4),
     ],
 )
-def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net):
-    net = ref.randomize(make_net(), seed=7)
+def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net, atol):
+    net = ref.randomize(make_net(), seed=7, calibration_clips=calibration_clips(2, IMAGE_SIZE))
     path = tmp_path / f"{backbone}-imagenet.pth"
     torch.save(net.state_dict(), path)
     # 1000 classes: the whole network loads, so each frame's logits are ImageNet's.
@@ -146,10 +258,7 @@ def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net):
         width_multiplier=width, weights=str(path),
     )
     clips = random_clips(1, 2, IMAGE_SIZE, seed=8)
-    with torch.no_grad():
-        expected = net(ref.normalize_frames(clips[0])).numpy()
-    frame_logits = tsm_tf.per_frame_model(tsn).predict(clips, verbose=0)[0]
-    np.testing.assert_allclose(frame_logits, expected, atol=ATOL, rtol=0)
+    assert_matches_torch(frame_logits(tsn, clips), net, clips, atol=atol)
 
     # Another class count: the backbone loads, the new classifier stays as built.
     tsm = tsm_tf.build_tsm(
@@ -167,47 +276,21 @@ def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net):
     )
 
 
-ONLINE_IMAGE_SIZE = 64
-ONLINE_NUM_FRAMES = 5
-
-
-@pytest.fixture(scope="module")
-def online_demo(tmp_path_factory):
-    """The online demo's MobileNetV2 (explicit shift buffers), saved as the demo's
-    plain state dict, its per-frame logits over a stream, and the Keras model."""
-    net = ref.randomize(ref.OnlineMobileNetV2(num_classes=27), seed=9)
-    path = tmp_path_factory.mktemp("online") / "mobilenetv2_jester_online.pth.tar"
-    torch.save(net.state_dict(), path)
-    frames = random_clips(1, ONLINE_NUM_FRAMES, ONLINE_IMAGE_SIZE, seed=10)[0]
-    buffers = net.initial_buffers(ONLINE_IMAGE_SIZE)
-    expected = []
-    with torch.no_grad():
-        for frame in frames:
-            logits, *buffers = net(ref.normalize_frames(frame[None]), *buffers)
-            expected.append(logits.numpy()[0])
-    model = tsm_tf.build_tsm(
-        "mobilenet_v2", 27, num_segments=ONLINE_NUM_FRAMES, image_size=ONLINE_IMAGE_SIZE,
-        bidirectional=False,
-    )
-    load_torch_checkpoint(model, path)
-    return model, frames, np.stack(expected)
-
-
 def test_online_demo_matches_offline_uni_directional(online_demo):
     """Streamed PyTorch frame by frame == the clip model's per-frame logits."""
-    model, frames, expected = online_demo
-    per_frame = tsm_tf.per_frame_model(model).predict(frames[None], verbose=0)[0]
-    np.testing.assert_allclose(per_frame, expected, atol=ATOL, rtol=0)
+    case = online_demo
+    assert_matches_torch(case.logits(case.model, case.clips), case.net, case.clips)
 
 
 def test_online_demo_streams_in_keras_and_tflite(online_demo, tmp_path):
     """The same stream through build_online_tsm, then the real TFLite interpreter."""
-    model, frames, expected = online_demo
-    streamed = stream_online(tsm_tf.build_online_tsm(model), frames)
-    np.testing.assert_allclose(streamed, expected, atol=ATOL, rtol=0)
+    case = online_demo
+    frames = case.clips[0]
+    streamed = stream_online(tsm_tf.build_online_tsm(case.model), frames)
+    assert_matches_torch(streamed[None], case.net, case.clips)
 
     tflite_path = tmp_path / "online.tflite"
-    metadata = tsm_tf.export_tflite(model, tflite_path, mode="streaming")
+    metadata = tsm_tf.export_tflite(case.model, tflite_path, mode="streaming")
     runner = Interpreter(model_path=str(tflite_path)).get_signature_runner(
         metadata["signature_key"]
     )
@@ -219,14 +302,90 @@ def test_online_demo_streams_in_keras_and_tflite(online_demo, tmp_path):
         outputs = runner(**{metadata["input"]["name"]: frame[None]}, **states)
         on_device.append(outputs[metadata["output"]["name"]][0])
         states = {state["input"]: outputs[state["output"]] for state in metadata["states"]}
-    np.testing.assert_allclose(np.stack(on_device), expected, atol=1e-3, rtol=0)
+    assert_matches_torch(np.stack(on_device)[None], case.net, case.clips, atol=1e-3)
+
+
+# ---------------------------------------------------------------- planted bugs
+# Each test plants one bug, in a copy of the weights or in the compared graph,
+# and asserts that the comparison above now fails by far: proof that it can.
+
+
+def kernels_transposed(state, depthwise):
+    """A copy of a state dict with every depthwise (one input channel per group)
+    or every regular spatial kernel's height and width swapped, as an import
+    that read `(out, in, height, width)` as `(out, in, width, height)` would."""
+    changed = dict(state)
+    for key, tensor in state.items():
+        if tensor.ndim == 4 and tensor.shape[2] > 1 and (tensor.shape[1] == 1) == depthwise:
+            changed[key] = tensor.transpose(2, 3).contiguous()
+    assert changed.keys() == state.keys() and any(
+        changed[key] is not state[key] for key in state
+    ), "no kernel of that kind to transpose"
+    return changed
+
+
+def save_like(case, state, folder):
+    """`state` saved as the case's checkpoint is, under the same file name."""
+    path = folder / case.path.name
+    torch.save({"state_dict": state} if isinstance(case.net, ref.DataParallelLike) else state, path)
+    return path
+
+
+def mirrored(net):
+    """A copy of the reference whose two-way shifts all run the other way."""
+    net = copy.deepcopy(net)
+    wrappers = [module for module in net.modules() if isinstance(module, ref.TemporalShiftWrapper)]
+    assert wrappers, "the reference has no shift to mirror"
+    for wrapper in wrappers:
+        wrapper.mirrored = True
+    return net
+
+
+def assert_comparison_fails(actual, net, clips):
+    """The guarded comparison rejects `actual`, past its guard, and by far."""
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        assert_matches_torch(actual, net, clips)
+    difference = np.max(np.abs(actual - reference_logits(net, clips)))
+    assert difference > SENSITIVITY_FACTOR * ATOL, difference
+
+
+@pytest.mark.parametrize(
+    "case_name, bug",
+    [
+        ("release_mobilenet_v2", "depthwise kernels transposed"),
+        ("release_mobilenet_v2", "regular kernels transposed"),
+        ("release_mobilenet_v2", "shift direction mirrored"),
+        ("online_demo", "depthwise kernels transposed"),
+        ("online_demo", "regular kernels transposed"),
+        ("release_resnet", "regular kernels transposed"),
+        ("release_resnet", "shift direction mirrored"),
+        ("release_resnet", "one-way shift instead of two-way"),
+    ],
+)
+def test_planted_bug_fails_the_comparison(request, tmp_path, case_name, bug):
+    case = request.getfixturevalue(case_name)
+    net = case.net
+    if bug == "shift direction mirrored":
+        # The reference's shift runs the other way; Keras's is unchanged.
+        net = mirrored(case.net)
+        model = case.model
+    elif bug == "one-way shift instead of two-way":
+        model = case.build(bidirectional=False)
+        load_torch_checkpoint(model, case.path, strict=False)
+    else:
+        state = kernels_transposed(
+            case.net.state_dict(), depthwise=bug.startswith("depthwise")
+        )
+        model = case.build()
+        load_torch_checkpoint(model, save_like(case, state, tmp_path))
+    assert_comparison_fails(case.logits(model, case.clips), net, case.clips)
 
 
 # ---------------------------------------------------------------- errors
 
 
 def test_wrong_backbone_fails_and_loads_nothing(release_resnet):
-    _, path = release_resnet
+    path = release_resnet.path
     model = tsm_tf.build_tsm(
         "mobilenet_v2", 7, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE,
         width_multiplier=0.35,
@@ -238,7 +397,7 @@ def test_wrong_backbone_fails_and_loads_nothing(release_resnet):
 
 
 def test_wrong_class_count_fails_and_loads_nothing(release_resnet):
-    _, path = release_resnet
+    path = release_resnet.path
     model = tiny_resnet(num_classes=6)
     before = weights_of(model)
     classifier_before = weights_of(model.get_layer("classifier"))
@@ -255,7 +414,7 @@ def test_wrong_class_count_fails_and_loads_nothing(release_resnet):
 
 
 def test_shift_settings_are_checked(release_resnet):
-    _, path = release_resnet
+    path = release_resnet.path
     for kwargs, message in [
         ({"shift_div": 0}, r"shift_div=8 \(a TSM\)"),
         ({"bidirectional": False}, r"build with bidirectional=True"),
@@ -270,7 +429,7 @@ def test_shift_settings_are_checked(release_resnet):
 
 
 def test_truncated_file_fails_clearly(release_resnet, tmp_path):
-    _, path = release_resnet
+    path = release_resnet.path
     truncated = tmp_path / "truncated.pth"
     data = path.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
@@ -286,7 +445,7 @@ class NotATensor:
 
 
 def test_unsafe_pickle_is_refused(release_resnet, tmp_path):
-    net, _ = release_resnet
+    net = release_resnet.net
     unsafe = tmp_path / "unsafe.pth"
     torch.save({"state_dict": net.state_dict(), "extra": NotATensor()}, unsafe)
     model = tiny_resnet()
@@ -310,7 +469,7 @@ def test_unsafe_pickle_is_refused(release_resnet, tmp_path):
 
 
 def test_strict_names_every_missing_and_unused_key(release_resnet, tmp_path):
-    net, _ = release_resnet
+    net = release_resnet.net
     state = net.state_dict()
     del state["module.base_model.layer2.1.bn2.running_var"]
     state["module.base_model.extra.weight"] = torch.zeros(3)
@@ -329,7 +488,7 @@ def test_strict_names_every_missing_and_unused_key(release_resnet, tmp_path):
 
 
 def test_shape_mismatch_fails_even_when_not_strict(release_resnet):
-    _, path = release_resnet
+    path = release_resnet.path
     model = tsm_tf.build_tsm(
         "resnet50", 7, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE, width_multiplier=0.25
     )
@@ -341,7 +500,7 @@ def test_shape_mismatch_fails_even_when_not_strict(release_resnet):
 
 def test_torch_stays_optional(release_resnet, tmp_path):
     """tsm_tf imports and runs without torch; only reading a checkpoint needs it."""
-    _, path = release_resnet
+    path = release_resnet.path
     output = run_python(
         f"""
         import sys
@@ -359,7 +518,7 @@ def test_torch_stays_optional(release_resnet, tmp_path):
 
 
 def test_convert_cli_writes_a_model_that_runs_without_torch(release_resnet, tmp_path):
-    net, path = release_resnet
+    net, path = release_resnet.net, release_resnet.path
     output = tmp_path / "converted.keras"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
@@ -388,6 +547,4 @@ def test_convert_cli_writes_a_model_that_runs_without_torch(release_resnet, tmp_
         "backbone": "resnet50", "num_segments": 4, "shift_div": 8,
         "bidirectional": True, "width_multiplier": RESNET_TINY_WIDTH,
     }
-    np.testing.assert_allclose(
-        np.array(json.loads(logits[-1])), torch_logits(net, clips), atol=ATOL, rtol=0
-    )
+    assert_matches_torch(np.array(json.loads(logits[-1]), np.float32), net, clips)

@@ -44,10 +44,16 @@ MOBILENET_V2_SETTING = (
 # ---------------------------------------------------------------- the shift
 
 
-def temporal_shift(x, num_segments, shift_div, bidirectional=True):
-    """The TSM shift on `(batch * num_segments, C, H, W)`, by index assignment."""
+def temporal_shift(x, num_segments, shift_div, bidirectional=True, mirrored=False):
+    """The TSM shift on `(batch * num_segments, C, H, W)`, by index assignment.
+
+    `mirrored=True` is a planted bug for the tests: time runs backwards around
+    the shift, so every fold moves the other way.
+    """
     frames, channels, height, width = x.shape
     clips = x.view(frames // num_segments, num_segments, channels, height, width)
+    if mirrored:
+        clips = clips.flip(1)
     fold = channels // shift_div
     out = torch.zeros_like(clips)
     if bidirectional:
@@ -57,7 +63,9 @@ def temporal_shift(x, num_segments, shift_div, bidirectional=True):
     else:
         out[:, 1:, :fold] = clips[:, :-1, :fold]  # from the previous frame only
         out[:, :, fold:] = clips[:, :, fold:]
-    return out.view(frames, channels, height, width)
+    if mirrored:
+        out = out.flip(1)
+    return out.reshape(frames, channels, height, width)
 
 
 class TemporalShiftWrapper(nn.Module):
@@ -69,10 +77,13 @@ class TemporalShiftWrapper(nn.Module):
         self.num_segments = num_segments
         self.shift_div = shift_div
         self.bidirectional = bidirectional
+        self.mirrored = False
 
     def forward(self, x):
         return self.net(
-            temporal_shift(x, self.num_segments, self.shift_div, self.bidirectional)
+            temporal_shift(
+                x, self.num_segments, self.shift_div, self.bidirectional, self.mirrored
+            )
         )
 
 
@@ -363,6 +374,9 @@ class OnlineMobileNetV2(nn.Module):
     def initial_buffers(self, image_size):
         """Zero buffers, one per shifted block, for a batch of one."""
         buffers, x = [], torch.zeros(1, 3, image_size, image_size)
+        # In eval mode, so that finding the shapes cannot touch batch-norm statistics.
+        modes = [(module, module.training) for module in self.modules()]
+        self.eval()
         with torch.no_grad():
             for feature in self.features:
                 if isinstance(feature, ShiftBufferInvertedResidual):
@@ -370,7 +384,25 @@ class OnlineMobileNetV2(nn.Module):
                     x, _ = feature(x, buffers[-1])
                 else:
                     x = feature(x)
+        for module, training in modes:
+            module.training = training
         return buffers
+
+    def stream(self, clips, carry_states=True):
+        """Per-frame logits `(clips, frames, classes)` of normalized `(clips, frames, 3, H, W)`,
+        streamed one frame at a time from zero buffers. `carry_states=False`
+        starts every frame from zero buffers again (for the tests' sensitivity
+        check: the states must matter)."""
+        batch, num_frames, _, height, width = clips.shape
+        initial = [
+            buffer.expand(batch, -1, -1, -1) for buffer in self.initial_buffers(height)
+        ]
+        buffers, logits = initial, []
+        for index in range(num_frames):
+            frame_logits, *new_buffers = self(clips[:, index], *buffers)
+            logits.append(frame_logits)
+            buffers = new_buffers if carry_states else initial
+        return torch.stack(logits, 1)
 
     def forward(self, x, *shift_buffers):
         new_buffers, index = [], 0
@@ -387,8 +419,16 @@ class OnlineMobileNetV2(nn.Module):
 # ---------------------------------------------------------------- helpers
 
 
-def randomize(module, seed):
-    """Random weights and random batch-norm statistics, scaled to keep activations O(1)."""
+def randomize(module, seed, calibration_clips):
+    """Random weights, then batch-norm statistics measured on `calibration_clips`.
+
+    Random running statistics leave the activations of a deep network off
+    scale, so its logits barely depend on the input and no comparison
+    against it could fail; statistics of real forward passes keep every
+    layer near unit scale, as in a trained network. `calibration_clips` are
+    RGB [0, 255] clips `(clips, frames, H, W, 3)` of the size the module will
+    see. Returns the module in eval mode.
+    """
     generator = torch.Generator().manual_seed(seed)
 
     def uniform(shape, low, high):
@@ -404,15 +444,41 @@ def randomize(module, seed):
             elif isinstance(layer, nn.BatchNorm2d):
                 layer.weight.copy_(uniform(layer.weight.shape, 0.5, 1.0))
                 layer.bias.copy_(uniform(layer.bias.shape, -0.2, 0.2))
-                layer.running_mean.copy_(uniform(layer.running_mean.shape, -0.2, 0.2))
-                layer.running_var.copy_(uniform(layer.running_var.shape, 0.5, 1.5))
-                layer.num_batches_tracked.fill_(100)
             elif isinstance(layer, nn.Linear):
                 layer.weight.copy_(
                     torch.randn(layer.weight.shape, generator=generator)
                     / math.sqrt(layer.in_features)
                 )
                 layer.bias.copy_(uniform(layer.bias.shape, -0.5, 0.5))
+    return calibrate_batch_norm(module, calibration_clips)
+
+
+def calibrate_batch_norm(module, calibration_clips):
+    """Sets every batch norm's running statistics to the average over `calibration_clips`.
+
+    Each clip is one training-mode forward pass (its frames are the batch;
+    the online network streams it); `momentum=None` makes PyTorch keep the
+    cumulative average of the passes. Only the batch norms train, so dropout
+    stays off.
+    """
+    batch_norms = [layer for layer in module.modules() if isinstance(layer, nn.BatchNorm2d)]
+    momenta = [layer.momentum for layer in batch_norms]
+    module.eval()
+    for layer in batch_norms:
+        layer.reset_running_stats()
+        layer.momentum = None
+        layer.train()
+    with torch.no_grad():
+        for clip in calibration_clips:
+            frames = normalize_frames(clip)
+            if isinstance(module, OnlineMobileNetV2):
+                module.stream(frames[None])
+            elif isinstance(module, (TSNWrapper, DataParallelLike)):
+                module(frames[None])
+            else:
+                module(frames)
+    for layer, momentum in zip(batch_norms, momenta):
+        layer.momentum = momentum
     return module.eval()
 
 
