@@ -80,6 +80,14 @@ def assert_matches_reference(actual, expected, changed, atol):
     np.testing.assert_allclose(actual, expected, atol=atol, rtol=0)
 
 
+CALIBRATION_SEED = 100  # the reference's batch-norm statistics; the tests' own clips use other seeds
+
+
+def calibration_clips(num_segments, image_size):
+    """The random clips a PyTorch reference's batch-norm statistics are measured on."""
+    return random_clips(4, num_segments, image_size, seed=CALIBRATION_SEED)
+
+
 def random_clips(batch, num_segments, image_size, seed=0, dtype="float32"):
     """Random RGB clips in [0, 255]."""
     rng = np.random.default_rng(seed)

@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 
 import tsm_tf
+from tests.helpers import assert_matches_reference
+from tests.helpers import calibration_clips
 from tests.helpers import random_clips
+from tests.helpers import require
 from tsm_tf import presets
 from tsm_tf.presets import download
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "pip install torch (or the [dev] extra)")
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
@@ -77,7 +80,9 @@ def keras_home(tmp_path, monkeypatch):
 def kinetics_release(tmp_path_factory):
     """A tiny ResNet50 TSM saved as the Kinetics release file, in a served folder."""
     folder = tmp_path_factory.mktemp("served")
-    net = ref.randomize(ref.release_tsm("resnet50", 400, 8, base_width=8), seed=21)
+    net = ref.randomize(
+        ref.release_tsm("resnet50", 400, 8, base_width=8), seed=21, calibration_clips=calibration_clips(8, 32)
+    )
     torch.save({"epoch": 50, "arch": "resnet50", "state_dict": net.state_dict()}, folder / KINETICS_FILE)
     return net, folder
 
@@ -159,7 +164,9 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
 
     folder = tmp_path / "served"
     folder.mkdir()
-    net = ref.randomize(ref.OnlineMobileNetV2(num_classes=27), seed=24)
+    net = ref.randomize(
+        ref.OnlineMobileNetV2(num_classes=27), seed=24, calibration_clips=calibration_clips(4, 64)
+    )
     torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
     size = 64
     frames = random_clips(1, 5, size, seed=25)[0]
@@ -187,7 +194,16 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
         outputs = runner(**{metadata["input"]["name"]: frame[None]}, **states)
         on_device.append(outputs[metadata["output"]["name"]][0])
         states = {state["input"]: outputs[state["output"]] for state in metadata["states"]}
-    np.testing.assert_allclose(np.stack(on_device), expected, atol=1e-3, rtol=0)
+    with torch.no_grad():
+        normalized = ref.normalize_frames(frames[None])
+        zeroed_states = net.stream(normalized, carry_states=False).numpy()[0]
+        another_clip = net.stream(ref.normalize_frames(random_clips(1, 5, size, seed=28))).numpy()[0]
+    assert_matches_reference(
+        np.stack(on_device),
+        expected,
+        {"zeroed states": zeroed_states, "another clip": another_clip},
+        atol=1e-3,
+    )
 
 
 def test_bad_names_and_an_offline_preset_asked_to_stream_fail_clearly(keras_home, monkeypatch):
@@ -234,7 +250,9 @@ def test_exporter_goes_from_a_preset_name_to_android_assets(tmp_path, keras_home
 
     folder = tmp_path / "served"
     folder.mkdir()
-    net = ref.randomize(ref.OnlineMobileNetV2(num_classes=27), seed=26)
+    net = ref.randomize(
+        ref.OnlineMobileNetV2(num_classes=27), seed=26, calibration_clips=calibration_clips(4, 64)
+    )
     torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
     assets = tmp_path / "assets"
     server = LocalServer(folder)
@@ -267,7 +285,9 @@ def test_stream_cli_runs_a_video_through_a_preset(tmp_path, keras_home):
 
     folder = tmp_path / "served"
     folder.mkdir()
-    net = ref.randomize(ref.OnlineMobileNetV2(num_classes=27), seed=27)
+    net = ref.randomize(
+        ref.OnlineMobileNetV2(num_classes=27), seed=27, calibration_clips=calibration_clips(4, 64)
+    )
     torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
     video = tmp_path / "clip.mp4"
     write_video(video, textured_frames(6, 72, 96, seed=28))

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 
 import tsm_tf
+from tests.helpers import calibration_clips
 from tests.helpers import random_clips
+from tests.helpers import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch", "pip install torch (or the [dev] extra)")
 
 from tests import torch_reference as ref  # noqa: E402
 
-ATOL = 1e-4
+ATOL = 5e-4  # 101 float32 layers: PyTorch in float32 is itself 1.3e-4 off its float64 result here
 NUM_SEGMENTS = 4
 IMAGE_SIZE = 32
 TINY_WIDTH = 0.125  # Keras width 0.125 = reference base width 8
@@ -63,7 +65,9 @@ def test_resnet101_shifts_every_other_block_and_resnet50_every_block():
 def release_resnet101(tmp_path_factory):
     torch.manual_seed(0)
     net = ref.randomize(
-        ref.release_resnet_tsm("resnet101", 7, NUM_SEGMENTS, base_width=TINY_BASE), seed=11
+        ref.release_resnet_tsm("resnet101", 7, NUM_SEGMENTS, base_width=TINY_BASE),
+        seed=11,
+        calibration_clips=calibration_clips(NUM_SEGMENTS, IMAGE_SIZE),
     )
     path = tmp_path_factory.mktemp("resnet101") / RELEASE_NAME
     torch.save({"epoch": 1, "arch": "resnet101", "state_dict": net.state_dict()}, path)

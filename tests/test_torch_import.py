@@ -43,12 +43,7 @@ IMAGE_SIZE = 32
 RESNET_TINY_WIDTH = 0.125  # Keras width 0.125 = reference base width 8
 RESNET_TINY_BASE = 8
 RELEASE_NAME = "TSM_test_RGB_{backbone}_shift8_blockres_avg_segment4_e1.pth"
-CALIBRATION_SEED = 100  # the batch-norm statistics' clips; the tests' clips use other seeds
 ANOTHER_CLIP_SEED = 99
-
-
-def calibration_clips(num_segments, image_size):
-    return random_clips(4, num_segments, image_size, seed=CALIBRATION_SEED)
 
 
 def reference_logits(net, clips, per_frame=False, carry_states=True):
