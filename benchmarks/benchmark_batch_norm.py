@@ -35,7 +35,7 @@ def build(backbone, batch_norm_class):
     import keras
 
     import tsm_tf
-    from tsm_tf.backbones import torch_layers
+    from tsm_tf.layers import pytorch_style as torch_layers
 
     fused_class = torch_layers.FusedBatchNormalization
     torch_layers.FusedBatchNormalization = batch_norm_class

@@ -10,7 +10,7 @@ Writes `model.tflite` and `model.json` (docs/metadata.md), both atomically,
 with builtin TFLite ops only. Afterwards the exported model runs on the real
 interpreter against Keras over a sequence of frames (states carried): float32
 must match within 1e-3 on every logit, float16 / int8 must agree on the top-1
-class at least as often as `tsm_tf.parity.MIN_TOP1_AGREEMENT` says (90% /
+class at least as often as `tsm_tf.lite.parity.MIN_TOP1_AGREEMENT` says (90% /
 80% / 70%, or --min_top1_agreement); otherwise the script fails.
 `--android_assets` also copies model.tflite, model.json and labels.txt into
 the Android app's assets.
@@ -69,7 +69,7 @@ def read_labels(path):
 
 def representative_frames(model):
     """The --representative_data frames, or None."""
-    from tsm_tf.tflite_export import load_representative_frames
+    from tsm_tf.lite.export import load_representative_frames
 
     data = FLAGS.representative_data
     if data is None:
@@ -81,7 +81,7 @@ def representative_frames(model):
 
 def check(model, frames):
     """Parity on the real interpreter; raises if below the threshold."""
-    from tsm_tf import parity
+    from tsm_tf.lite import parity
 
     if FLAGS.min_top1_agreement is not None:
         parity.MIN_TOP1_AGREEMENT[FLAGS.precision] = FLAGS.min_top1_agreement
@@ -96,8 +96,8 @@ def check(model, frames):
 
 def copy_to_android_assets(metadata):
     """model.tflite, model.json and labels.txt into the app's assets, atomically."""
-    from tsm_tf.metadata import metadata_path
-    from tsm_tf.metadata import write_atomically
+    from tsm_tf.lite.metadata import metadata_path
+    from tsm_tf.lite.metadata import write_atomically
 
     folder = FLAGS.android_assets_dir
     os.makedirs(folder, exist_ok=True)
@@ -112,7 +112,7 @@ def copy_to_android_assets(metadata):
 
 def main(argv):
     del argv
-    from tsm_tf.tflite_export import export_tflite
+    from tsm_tf.lite.export import export_tflite
 
     model = load_model(FLAGS.model)
     frames = representative_frames(model)

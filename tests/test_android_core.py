@@ -1,6 +1,6 @@
 """The Android demo's Kotlin core, tested on the JVM against the Python reference.
 
-Generates golden vectors from a tiny exported streaming model (`tsm_tf.golden`: raw
+Generates golden vectors from a tiny exported streaming model (`tsm_tf.lite.golden`: raw
 frames, the exact inputs and states fed to the real TFLite interpreter, its outputs,
 and the Python client's smoothed scores), compiles android_demo/core with its JUnit 4
 tests using Debian's kotlinc (no Gradle, no Android SDK), and runs them.
@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from tsm_tf import golden
+from tsm_tf.lite import golden
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "android_demo" / "core" / "src"

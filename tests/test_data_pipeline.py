@@ -183,7 +183,7 @@ def test_centre_training_crop_is_the_evaluation_view(tmp_path):
 
 
 def test_evaluation_matches_the_numpy_client_rule(tmp_path):
-    preprocessing = pytest.importorskip("tsm_tf.preprocessing")
+    preprocessing = pytest.importorskip("tsm_tf.lite.preprocessing")
     frames = textured_frames(4, 50, 37, seed=4)  # portrait: the height is the longer side
     write_records(tmp_path / "eval-00000-of-00001.tfrecord", [(frames, 0, "v")])
     pattern = str(tmp_path / "eval-*.tfrecord")

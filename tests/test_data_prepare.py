@@ -40,7 +40,7 @@ def video_tree(tmp_path_factory):
 
 def run_prepare(*arguments):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, "-m", "tsm_tf.data.prepare", *arguments]
+    command = [sys.executable, "-m", "tsm_tf.cli.prepare", *arguments]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

@@ -124,7 +124,7 @@ def test_backbones_use_it_and_give_keras_gradients(monkeypatch):
     Fifty-odd normalizations in float32 round differently, so the gradients
     are compared as a whole (relative error of their norm; 2e-4 when written).
     """
-    import tsm_tf.backbones.torch_layers as torch_layers
+    import tsm_tf.layers.pytorch_style as torch_layers
 
     clips = tf.constant(random_clips(2, 4, 32))
     labels = tf.constant([1, 3])

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import tsm_tf
-from tsm_tf.metadata import read_metadata
-from tsm_tf.tflite_model import TFLiteModel
+from tsm_tf.lite.metadata import read_metadata
+from tsm_tf.lite.tflite_model import TFLiteModel
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 LABELS = ["wave", "push", "idle"]

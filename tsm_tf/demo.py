@@ -203,7 +203,7 @@ def main(argv):
     import keras
 
     import tsm_tf
-    from tsm_tf.atomic import write_atomically
+    from tsm_tf.utils.atomic_files import write_atomically
     from tsm_tf.training.callbacks import LAST_MODEL
     from tsm_tf.training.side_by_side import train_side_by_side
 

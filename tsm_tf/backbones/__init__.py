@@ -9,7 +9,7 @@ shifts and returns the tensor the branch should see: the identity for TSN, a
 Keras layer names are the PyTorch module paths with dots replaced by
 underscores (`layer1.0.conv1` -> `layer1_0_conv1`,
 `features.3.conv.0.0` -> `features_3_conv_0_0`), so a state-dict key maps
-to a Keras weight mechanically: see `tsm_tf/torch_import.py`.
+to a Keras weight mechanically: see `tsm_tf/interop/torch_import.py`.
 """
 
 from tsm_tf.backbones.mobilenet_v2 import apply_mobilenet_v2

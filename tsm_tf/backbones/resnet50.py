@@ -2,8 +2,8 @@
 
 import keras
 
-from tsm_tf.backbones.torch_layers import apply_batch_norm
-from tsm_tf.backbones.torch_layers import apply_conv
+from tsm_tf.layers.pytorch_style import apply_batch_norm
+from tsm_tf.layers.pytorch_style import apply_conv
 
 # (name, bottleneck width, number of blocks, stride of the first block)
 STAGES = (

@@ -17,7 +17,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tsm_tf.atomic import atomic_path
+from tsm_tf.utils.atomic_files import atomic_path
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file.", required=True)
@@ -47,7 +47,7 @@ DEFAULT_NUM_SEGMENTS = 8
 
 def resolve_config(checkpoint, overrides):
     """Merges the checkpoint's inferred settings with the flags; fails on gaps."""
-    from tsm_tf.torch_checkpoint import infer_build_config
+    from tsm_tf.interop.torch_checkpoint import infer_build_config
 
     config = infer_build_config(checkpoint)
     for name, value in overrides.items():
@@ -89,7 +89,7 @@ def save_atomically(model, path):
 def main(argv):
     del argv
     import tsm_tf
-    from tsm_tf.torch_checkpoint import read_torch_checkpoint
+    from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint
 
     if not FLAGS.output.endswith(".keras"):
         raise app.UsageError(f"--output must end in .keras. Received: {FLAGS.output}")

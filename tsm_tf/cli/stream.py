@@ -70,7 +70,7 @@ def stream_video(classifier, frames, every, top_k, max_frames):
 
 def main(argv):
     del argv
-    from tsm_tf.streaming_classifier import StreamingClassifier
+    from tsm_tf.lite.streaming_classifier import StreamingClassifier
 
     classifier = StreamingClassifier(
         FLAGS.model, num_threads=FLAGS.num_threads, smoothing_window=FLAGS.smoothing_window

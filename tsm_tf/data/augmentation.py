@@ -6,8 +6,8 @@ temporal signal (what moved where) is untouched by augmentation.
 
 import tensorflow as tf
 
-from tsm_tf.preprocessing import default_resize_shorter_side
-from tsm_tf.validation import check_choice
+from tsm_tf.lite.preprocessing import default_resize_shorter_side
+from tsm_tf.utils.argument_checks import check_choice
 
 # Training crops: TSN's multi-scale crop, or the evaluation resize and centre crop.
 TRAIN_CROPS = ("multi_scale", "centre")

@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tsm_tf import atomic
-from tsm_tf.atomic import write_atomically  # noqa: F401  (used by the dataset writers)
+from tsm_tf.utils import atomic_files as atomic
+from tsm_tf.utils.atomic_files import write_atomically  # noqa: F401  (used by the dataset writers)
 
 FRAMES = "video/frames"
 LABEL = "video/label"

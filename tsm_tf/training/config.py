@@ -4,7 +4,7 @@ import dataclasses
 import json
 import os
 
-from tsm_tf.atomic import write_atomically
+from tsm_tf.utils.atomic_files import write_atomically
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("cosine", "step")

@@ -3,13 +3,13 @@
 import keras
 
 from tsm_tf.backbones import BACKBONES
-from tsm_tf.image_normalization import ImageNormalization
-from tsm_tf.merge_segments import MergeSegments
-from tsm_tf.split_segments import SplitSegments
-from tsm_tf.temporal_shift import TemporalShift
-from tsm_tf.validation import check_choice
-from tsm_tf.validation import check_positive_int
-from tsm_tf.validation import check_shift_div
+from tsm_tf.layers.image_normalization import ImageNormalization
+from tsm_tf.layers.merge_segments import MergeSegments
+from tsm_tf.layers.split_segments import SplitSegments
+from tsm_tf.layers.temporal_shift import TemporalShift
+from tsm_tf.utils.argument_checks import check_choice
+from tsm_tf.utils.argument_checks import check_positive_int
+from tsm_tf.utils.argument_checks import check_shift_div
 
 # Layer names other parts of the library look up.
 FRAME_LOGITS_LAYER = "frame_logits"

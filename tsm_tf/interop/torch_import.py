@@ -5,7 +5,7 @@
         model, "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth")
 
 The backbones name their Keras layers after torchvision's module paths
-(`layer1.0.conv1` -> `layer1_0_conv1`), and `tsm_tf/torch_checkpoint.py`
+(`layer1.0.conv1` -> `layer1_0_conv1`), and `tsm_tf/interop/torch_checkpoint.py`
 renames every checkpoint layout to those paths, so each Keras weight has
 exactly one tensor to take. Conversions: convolutions OIHW -> HWIO,
 depthwise convolutions (C, 1, kh, kw) -> (kh, kw, C, 1), linear layers
@@ -23,11 +23,11 @@ import os
 import keras
 import numpy as np
 
-from tsm_tf.torch_checkpoint import MOBILENET_V2_REFERENCE
-from tsm_tf.torch_checkpoint import TORCHVISION
-from tsm_tf.torch_checkpoint import TSM_RELEASE
-from tsm_tf.torch_checkpoint import read_torch_checkpoint
-from tsm_tf.tsm_classifier import CLASSIFIER_LAYER
+from tsm_tf.interop.torch_checkpoint import MOBILENET_V2_REFERENCE
+from tsm_tf.interop.torch_checkpoint import TORCHVISION
+from tsm_tf.interop.torch_checkpoint import TSM_RELEASE
+from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint
+from tsm_tf.models.tsm_classifier import CLASSIFIER_LAYER
 
 # torchvision's IMAGENET1K_V1 weights; the file name carries the first 8 hex
 # digits of the file's SHA-256, which torchvision (and this module) check.
@@ -56,7 +56,7 @@ def load_torch_checkpoint(
     Understands the reference release's offline checkpoints (`TSM_*.pth`,
     ResNet50 and MobileNetV2), the online demo's MobileNetV2 state dict, and
     plain torchvision / archs-style state dicts (see
-    `tsm_tf/torch_checkpoint.py`). The model must have the checkpoint's
+    `tsm_tf/interop/torch_checkpoint.py`). The model must have the checkpoint's
     architecture; the checkpoint's settings are checked against it:
     backbone, number of classes, which blocks are shifted (the release
     records it as `conv1.net` wrappers), and the `shift8` / `segment8` /

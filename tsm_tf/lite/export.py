@@ -5,7 +5,7 @@
 
 writes `model.tflite` and `model.json` (its metadata, docs/metadata.md) with
 builtin TFLite ops only. Parity against Keras is a separate step,
-`tsm_tf.parity.check_parity`, which export/export_tflite.py runs after every
+`tsm_tf.lite.parity.check_parity`, which export/export_tflite.py runs after every
 export.
 """
 
@@ -19,13 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from tsm_tf import metadata as metadata_lib
-from tsm_tf.online import FRAME_INPUT
-from tsm_tf.online import LOGITS_OUTPUT
-from tsm_tf.online import build_online_tsm
-from tsm_tf.online import initial_states
-from tsm_tf.online import model_config
-from tsm_tf.preprocessing import default_resize_shorter_side
-from tsm_tf.preprocessing import resize_and_center_crop
+from tsm_tf.models.online_tsm import FRAME_INPUT
+from tsm_tf.models.online_tsm import LOGITS_OUTPUT
+from tsm_tf.models.online_tsm import build_online_tsm
+from tsm_tf.models.online_tsm import initial_states
+from tsm_tf.models.online_tsm import model_config
+from tsm_tf.lite.preprocessing import default_resize_shorter_side
+from tsm_tf.lite.preprocessing import resize_and_center_crop
 from tsm_tf.version import __version__
 
 CLIPS_INPUT = "clips"

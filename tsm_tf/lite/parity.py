@@ -13,11 +13,11 @@ import os
 import keras
 import numpy as np
 
-from tsm_tf.online import FRAME_INPUT
-from tsm_tf.online import LOGITS_OUTPUT
-from tsm_tf.online import build_online_tsm
-from tsm_tf.online import initial_states
-from tsm_tf.tflite_model import TFLiteModel
+from tsm_tf.models.online_tsm import FRAME_INPUT
+from tsm_tf.models.online_tsm import LOGITS_OUTPUT
+from tsm_tf.models.online_tsm import build_online_tsm
+from tsm_tf.models.online_tsm import initial_states
+from tsm_tf.lite.tflite_model import TFLiteModel
 
 FLOAT32_TOLERANCE = 1e-3
 # Top-1 agreement a reduced-precision export needs, over the parity frames.

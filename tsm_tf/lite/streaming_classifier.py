@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from tsm_tf.preprocessing import resize_and_center_crop
-from tsm_tf.tflite_model import TFLiteModel
+from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.tflite_model import TFLiteModel
 
 DEFAULT_SMOOTHING_WINDOW = 12
 
@@ -78,7 +78,7 @@ class StreamingClassifier:
     """Recognizes actions live, one frame at a time, with an exported online TSM.
 
     Reads `model.json` beside the model and takes everything from it: the
-    input size, the resize-and-crop rule (`tsm_tf.preprocessing`), the state
+    input size, the resize-and-crop rule (`tsm_tf.lite.preprocessing`), the state
     names and their quantization, the labels. Each `classify(frame)` resizes
     and centre-crops the frame, runs it with the states the previous frame
     left, keeps the new states, and returns a `Prediction`.

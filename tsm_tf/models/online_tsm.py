@@ -19,9 +19,9 @@ import keras
 import numpy as np
 
 from tsm_tf.backbones import BACKBONES
-from tsm_tf.cached_shift import CachedShift
-from tsm_tf.image_normalization import ImageNormalization
-from tsm_tf.tsm_classifier import CLASSIFIER_LAYER
+from tsm_tf.layers.cached_shift import CachedShift
+from tsm_tf.layers.image_normalization import ImageNormalization
+from tsm_tf.models.tsm_classifier import CLASSIFIER_LAYER
 
 FRAME_INPUT = "frame"
 LOGITS_OUTPUT = "logits"
@@ -93,7 +93,7 @@ def build_online_tsm(model: keras.Model) -> keras.Model:
         raise ValueError(
             "build_online_tsm needs a TSM; this model is a TSN (shift_div=0) "
             "and has no temporal state to carry. Run it frame by frame with "
-            "tsm_tf.online.build_frame_model instead."
+            "tsm_tf.models.online_tsm.build_frame_model instead."
         )
     if config["bidirectional"]:
         raise ValueError(

@@ -5,7 +5,7 @@ unpickling) into NumPy arrays, then every key is rewritten to a *canonical*
 name: the torchvision module path of the tensor, with the classifier called
 `classifier`. The canonical name of a Keras layer is its name with
 underscores turned into dots (`layer1_0_conv1` -> `layer1.0.conv1`), so the
-import in `tsm_tf/torch_import.py` is a dictionary lookup.
+import in `tsm_tf/interop/torch_import.py` is a dictionary lookup.
 
 Layouts understood (facts about the public reference code,
 github.com/mit-han-lab/temporal-shift-module):

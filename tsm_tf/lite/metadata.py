@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 
-from tsm_tf.atomic import write_atomically  # noqa: F401  (part of this module's API)
+from tsm_tf.utils.atomic_files import write_atomically  # noqa: F401  (part of this module's API)
 
 FORMAT_VERSION = 1
 SIGNATURE_KEY = "serving_default"

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from tsm_tf.validation import check_shift_div
+from tsm_tf.utils.argument_checks import check_shift_div
 
 
 @keras.saving.register_keras_serializable(package="tsm_tf")

@@ -2,7 +2,7 @@
 
 Usage:
 
-    python -m tsm_tf.golden --output_dir /tmp/golden
+    python -m tsm_tf.lite.golden --output_dir /tmp/golden
 
 writes, for a tiny exported streaming model, `model.tflite`, `model.json` and
 `golden.json`: a short sequence of raw RGB frames (not of the model's size),
@@ -22,12 +22,12 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from tsm_tf.metadata import SIGNATURE_KEY
-from tsm_tf.metadata import read_metadata
-from tsm_tf.metadata import write_atomically
-from tsm_tf.preprocessing import resize_and_center_crop
-from tsm_tf.streaming_classifier import DEFAULT_SMOOTHING_WINDOW
-from tsm_tf.streaming_classifier import StreamingClassifier
+from tsm_tf.lite.metadata import SIGNATURE_KEY
+from tsm_tf.lite.metadata import read_metadata
+from tsm_tf.lite.metadata import write_atomically
+from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.streaming_classifier import DEFAULT_SMOOTHING_WINDOW
+from tsm_tf.lite.streaming_classifier import StreamingClassifier
 
 GOLDEN_FILE = "golden.json"
 MODEL_FILE = "model.tflite"
@@ -39,8 +39,8 @@ def tiny_streaming_model(output_dir: str, image_size: int = 32, seed: int = 0) -
     """Builds a tiny uni-directional MobileNetV2 TSM, exports it streaming, returns its path."""
     import keras
 
-    from tsm_tf.models import build_tsm
-    from tsm_tf.tflite_export import export_tflite
+    from tsm_tf.models.builders import build_tsm
+    from tsm_tf.lite.export import export_tflite
 
     keras.utils.set_random_seed(seed)
     model = build_tsm(

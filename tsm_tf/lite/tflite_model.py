@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from tsm_tf.metadata import read_metadata
+from tsm_tf.lite.metadata import read_metadata
 
 
 class TFLiteModel:
@@ -92,7 +92,7 @@ class TFLiteModel:
                 f"The model's {self.input_name!r} input takes shape "
                 f"{self.input_shape} (or {self.input_shape[1:]}). Received: "
                 f"shape {inputs.shape}. Resize and crop frames with "
-                "tsm_tf.preprocessing.resize_and_center_crop first."
+                "tsm_tf.lite.preprocessing.resize_and_center_crop first."
             )
         if not np.issubdtype(inputs.dtype, np.number):
             raise ValueError(

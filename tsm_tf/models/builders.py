@@ -4,8 +4,8 @@ import os
 
 import keras
 
-from tsm_tf.tsm_classifier import FRAME_LOGITS_LAYER
-from tsm_tf.tsm_classifier import TSMClassifier
+from tsm_tf.models.tsm_classifier import FRAME_LOGITS_LAYER
+from tsm_tf.models.tsm_classifier import TSMClassifier
 
 
 def build_tsm(
@@ -66,7 +66,7 @@ def build_tsm(
     if weights is None:
         return model
     if weights == "imagenet":
-        from tsm_tf.torch_import import load_imagenet_weights
+        from tsm_tf.interop.torch_import import load_imagenet_weights
 
         load_imagenet_weights(model)
         return model
@@ -78,7 +78,7 @@ def build_tsm(
         )
     weights = os.fspath(weights)
     if weights.endswith((".pth", ".pth.tar", ".pt")):
-        from tsm_tf.torch_import import load_torch_weights
+        from tsm_tf.interop.torch_import import load_torch_weights
 
         load_torch_weights(model, weights)
         return model

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from tsm_tf.validation import check_positive_int
-from tsm_tf.validation import check_shift_div
+from tsm_tf.utils.argument_checks import check_positive_int
+from tsm_tf.utils.argument_checks import check_shift_div
 
 
 @keras.saving.register_keras_serializable(package="tsm_tf")

@@ -2,7 +2,7 @@
 
 import keras
 
-from tsm_tf.fused_batch_norm import FusedBatchNormalization
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 
 # PyTorch's BatchNorm2d: eps 1e-5, running stats updated with momentum 0.1
 # (Keras counts the other way: 0.9 keeps 90% of the old statistic).
