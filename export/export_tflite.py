@@ -97,7 +97,7 @@ def check(model, frames):
 def copy_to_android_assets(metadata):
     """model.tflite, model.json and labels.txt into the app's assets, atomically."""
     from tsm_tf.lite.metadata import metadata_path
-    from tsm_tf.lite.metadata import write_atomically
+    from tsm_tf.utils.atomic_files import write_atomically
 
     folder = FLAGS.android_assets_dir
     os.makedirs(folder, exist_ok=True)

@@ -11,6 +11,7 @@ import pytest
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_frame_folder
 from tests.data_helpers import write_video
+from tsm_tf.utils.label_files import read_label_file
 from tsm_tf.data import load_labels
 from tsm_tf.data import read_videos
 from tsm_tf.data import sources
@@ -117,7 +118,7 @@ def write_frame_list(root):
 def test_frame_folders_with_missing_frames_and_unknown_labels(tmp_path):
     frames_root = write_frame_list(tmp_path)
     items = sources.list_frame_folders(str(tmp_path / "list.txt"), str(frames_root))
-    labels = sources.read_label_file(str(tmp_path / "classes.txt"))
+    labels = read_label_file(str(tmp_path / "classes.txt"))
     report = prepare_dataset(items, labels, str(tmp_path / "out"), num_shards=2, settings=EncodeSettings(shorter_side=0))
     assert (report["num_listed"], report["num_written"]) == (6, 3)
     assert report["skipped_by_reason"] == {"missing frames": 1, "unknown label": 1, "zero frames": 1}
@@ -150,7 +151,7 @@ def test_kinetics_csv_and_something_something_json(tmp_path):
     label_map = tmp_path / "something-labels.json"
     label_map.write_text(json.dumps({"Pushing something from right to left": "1", "Pushing something from left to right": "0"}))
     items = sources.list_annotations(str(something), str(root))
-    labels = sources.read_label_file(str(label_map))
+    labels = read_label_file(str(label_map))
     assert labels == ["Pushing something from left to right", "Pushing something from right to left"]
     report = prepare_dataset(items, labels, str(tmp_path / "something"), settings=EncodeSettings(shorter_side=0))
     [(frames, label, video_id)] = list(read_videos(str(tmp_path / "something" / "train-*.tfrecord")))

@@ -11,6 +11,7 @@ from tsm_tf.layers.image_normalization import ImageNormalization
 from tsm_tf.layers.merge_segments import MergeSegments
 from tsm_tf.models.builders import build_tsm
 from tsm_tf.models.builders import per_frame_model
+from tsm_tf.models.online_tsm import OnlineTSM
 from tsm_tf.models.online_tsm import build_online_tsm
 from tsm_tf.models.online_tsm import initial_states
 from tsm_tf.lite.parity import check_parity
@@ -21,6 +22,7 @@ from tsm_tf.lite.export import export_tflite
 from tsm_tf.interop.torch_import import load_imagenet_weights
 from tsm_tf.interop.torch_import import load_torch_checkpoint
 from tsm_tf.models.tsm_classifier import TSMClassifier
+from tsm_tf.models.tsm_config import TSMConfig
 # Registers the learning-rate schedule, so that checkpoints written by
 # `tsm-train` (which keep their optimizer) load after `import tsm_tf` alone.
 from tsm_tf.training import schedules as _schedules  # noqa: F401
@@ -31,9 +33,11 @@ __all__ = [
     "FusedBatchNormalization",
     "ImageNormalization",
     "MergeSegments",
+    "OnlineTSM",
     "SplitSegments",
     "StreamingClassifier",
     "TSMClassifier",
+    "TSMConfig",
     "TemporalShift",
     "__version__",
     "build_online_tsm",

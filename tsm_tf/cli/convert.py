@@ -18,6 +18,7 @@ from absl import flags
 from absl import logging
 
 from tsm_tf.utils.atomic_files import atomic_path
+from tsm_tf.utils.label_files import read_label_file
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file.", required=True)
@@ -68,16 +69,13 @@ def resolve_config(checkpoint, overrides):
 
 
 def read_labels(path, num_classes):
-    """Class names, one per line; None without a file."""
+    """Class names from --labels (any format `read_label_file` takes); None without a file."""
     if path is None:
         return None
-    with open(path, encoding="utf-8") as handle:
-        labels = [line.strip() for line in handle if line.strip()]
-    if len(labels) != num_classes:
-        raise app.UsageError(
-            f"--labels={path} names {len(labels)} classes; the model has {num_classes}."
-        )
-    return labels
+    try:
+        return read_label_file(path, num_classes)
+    except ValueError as error:
+        raise app.UsageError(f"--labels: {error}") from error
 
 
 def save_atomically(model, path):

@@ -24,6 +24,7 @@ from tsm_tf.data import records
 from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
+from tsm_tf.utils.label_files import read_label_file
 
 
 def define_flags() -> None:
@@ -70,7 +71,7 @@ def resolve_labels(labels_flag: str | None, output_dir: str, found: list[str]) -
     """--labels, else an existing output_dir/labels.txt, else the class names found."""
     existing = os.path.join(output_dir, records.LABELS_FILE)
     if labels_flag:
-        return sources.read_label_file(labels_flag)
+        return read_label_file(labels_flag)
     if os.path.isfile(existing):
         logging.info("Using the label map already in %s", existing)
         return records.load_labels(existing)

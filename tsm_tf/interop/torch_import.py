@@ -16,7 +16,6 @@ import leaves the model as it was. torch is needed only here, to read the
 file; the loaded model is an ordinary Keras model.
 """
 
-import hashlib
 import logging
 import os
 
@@ -27,7 +26,8 @@ from tsm_tf.interop.torch_checkpoint import MOBILENET_V2_REFERENCE
 from tsm_tf.interop.torch_checkpoint import TORCHVISION
 from tsm_tf.interop.torch_checkpoint import TSM_RELEASE
 from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint
-from tsm_tf.models.tsm_classifier import CLASSIFIER_LAYER
+from tsm_tf.models.classifier_head import CLASSIFIER_LAYER
+from tsm_tf.models.tsm_config import config_of
 
 # torchvision's IMAGENET1K_V1 weights; the file name carries the first 8 hex
 # digits of the file's SHA-256, which torchvision (and this module) check.
@@ -172,11 +172,6 @@ def load_imagenet_weights(
             model is left unchanged.
     """
     config = _model_config(model)
-    if config is None:
-        raise ValueError(
-            "load_imagenet_weights needs a model from tsm_tf.build_tsm. "
-            f"Received: {type(model).__name__} {model.name!r}."
-        )
     if path is None:
         if config["width_multiplier"] != 1.0:
             raise ValueError(
@@ -240,7 +235,7 @@ def _download_imagenet_weights(backbone):
     source = IMAGENET_WEIGHTS[backbone]
     file_name = source["url"].rsplit("/", 1)[-1]
     path = keras.utils.get_file(file_name, source["url"], cache_subdir="models")
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if not digest.startswith(source["sha256_prefix"]):
         os.remove(path)
         raise ValueError(
@@ -252,23 +247,9 @@ def _download_imagenet_weights(backbone):
     return path
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _model_config(model):
-    """The TSM settings of a clip model or an online model, or None."""
-    config = getattr(model, "tsm_config", None)
-    if config is not None:
-        return dict(config)
-    names = ("backbone", "num_segments", "shift_div", "bidirectional", "width_multiplier")
-    if all(hasattr(model, name) for name in names):
-        return {name: getattr(model, name) for name in names}
-    return None
+    """The TSM settings of a clip model or an online model, as a dict."""
+    return config_of(model).to_dict()
 
 
 def _model_num_classes(model):
@@ -283,7 +264,7 @@ def _model_num_classes(model):
 
 
 def _check_backbone(config, checkpoint):
-    if config is not None and config["backbone"] != checkpoint.backbone:
+    if config["backbone"] != checkpoint.backbone:
         raise ValueError(
             f"{checkpoint.path!r} holds a {checkpoint.backbone} but the model "
             f"is a {config['backbone']}. Build the model with "
@@ -305,8 +286,6 @@ def _setting_problems(model, config, checkpoint):
             f"the model {_describe_blocks(model_blocks)}: build with "
             + ("shift_div=8 (a TSM)" if checkpoint.shifted_blocks else "shift_div=0 (a TSN)")
         )
-    if config is None:
-        return problems
     shifts = config["shift_div"] > 0
     hints = checkpoint.name_hints
     if checkpoint.layout == TSM_RELEASE and checkpoint.shifted_blocks and not config["bidirectional"]:

@@ -57,8 +57,11 @@ def apply_conv(x, filters, kernel_size, stride, name, groups=1, use_bias=False):
     )(x)
 
 
-def apply_batch_norm(x, name):
-    """`nn.BatchNorm2d` with PyTorch's epsilon and momentum (fused when training)."""
-    return FusedBatchNormalization(
+def apply_batch_norm(x, name, batch_norm_class=FusedBatchNormalization):
+    """`nn.BatchNorm2d` with PyTorch's epsilon and momentum (fused when training).
+
+    `batch_norm_class` is any `keras.layers.BatchNormalization` (sub)class.
+    """
+    return batch_norm_class(
         epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name
     )(x)

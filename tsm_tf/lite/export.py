@@ -22,13 +22,16 @@ from tsm_tf import metadata as metadata_lib
 from tsm_tf.models.online_tsm import FRAME_INPUT
 from tsm_tf.models.online_tsm import LOGITS_OUTPUT
 from tsm_tf.models.online_tsm import build_online_tsm
-from tsm_tf.models.online_tsm import initial_states
-from tsm_tf.models.online_tsm import model_config
-from tsm_tf.lite.preprocessing import default_resize_shorter_side
+from tsm_tf.models.online_tsm import is_online
+from tsm_tf.models.tsm_classifier import CLIPS_INPUT
+from tsm_tf.models.tsm_config import config_of
 from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.streaming import stream_keras
+from tsm_tf.utils.argument_checks import check_choice
+from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.hashing import file_sha256
 from tsm_tf.version import __version__
 
-CLIPS_INPUT = "clips"
 DEFAULT_NUM_REPRESENTATIVE_FRAMES = 64
 
 
@@ -84,10 +87,11 @@ def export_tflite(
         UnsupportedOpsError: the graph needs ops that are not TFLite
             builtins; the message names them.
     """
-    _check_choice("mode", mode, metadata_lib.MODES)
-    _check_choice("precision", precision, metadata_lib.PRECISIONS)
-    config = model_config(model)
-    labels = _resolve_labels(labels, config)
+    check_choice("mode", mode, metadata_lib.MODES)
+    check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
+    config = config_of(model)
+    if labels is not None:
+        config = config.replace(labels=labels)
     graph = _export_graph(model, mode)
     function = _serving_function(graph, mode)
     representative_dataset = None
@@ -101,13 +105,13 @@ def export_tflite(
                 "quantize weights only, without data."
             )
         frames = load_representative_frames(
-            representative_data, config["image_size"], num_representative_frames
+            representative_data, config.image_size, num_representative_frames
         )
         representative_dataset = _representative_dataset(graph, mode, frames, config)
     tflite_bytes = convert_to_tflite(function, precision, representative_dataset)
-    metadata = _build_metadata(tflite_bytes, config, mode, precision, labels)
-    metadata_lib.write_atomically(path, tflite_bytes)
-    metadata["sha256"] = metadata_lib.file_sha256(path)
+    metadata = _build_metadata(tflite_bytes, config, mode, precision)
+    write_atomically(path, tflite_bytes)
+    metadata["sha256"] = file_sha256(path)
     metadata_lib.write_metadata(path, metadata)
     logging.info(
         "Exported %s (%s, %s, %d bytes) and its metadata.",
@@ -137,7 +141,7 @@ def convert_to_tflite(
     Raises:
         UnsupportedOpsError: naming the ops that are not TFLite builtins.
     """
-    _check_choice("precision", precision, metadata_lib.PRECISIONS)
+    check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
     module = tf.Module()
     module.serve = _frozen(function)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -252,35 +256,10 @@ def _frames_from_dataset(pattern, image_size, max_frames):
             yield frame
 
 
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {', '.join(map(repr, choices))}. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def _resolve_labels(labels, config):
-    labels = labels if labels is not None else config.get("labels")
-    if labels is None:
-        return [f"class_{index}" for index in range(config["num_classes"])]
-    labels = [str(label) for label in labels]
-    if len(labels) != config["num_classes"]:
-        raise ValueError(
-            f"`labels` must name each of the num_classes={config['num_classes']} "
-            f"classes. Received {len(labels)} labels."
-        )
-    return labels
-
-
-def _is_online(model):
-    return isinstance(model.input, dict) and FRAME_INPUT in model.input
-
-
 def _export_graph(model, mode):
     if mode == "streaming":
-        return model if _is_online(model) else build_online_tsm(model)
-    if _is_online(model):
+        return model if is_online(model) else build_online_tsm(model)
+    if is_online(model):
         raise ValueError(
             "mode='clip' exports the clip model; received an online model from "
             "build_online_tsm. Pass the TSMClassifier it was built from."
@@ -314,7 +293,7 @@ def _serving_function(graph, mode):
 def _representative_dataset(graph, mode, frames, config):
     """Calibration inputs: streamed frames with their real states, or clips."""
     if mode == "clip":
-        num_segments = config["num_segments"]
+        num_segments = config.num_segments
         num_clips = max(1, len(frames) // num_segments)
         if len(frames) < num_segments:
             frames = np.resize(frames, (num_segments, *frames.shape[1:]))
@@ -326,13 +305,7 @@ def _representative_dataset(graph, mode, frames, config):
 
         return clips
 
-    samples = []
-    states = initial_states(graph)
-    for frame in frames:
-        inputs = {FRAME_INPUT: frame[None], **states}
-        samples.append(inputs)
-        outputs = graph(inputs, training=False)
-        states = {name: np.asarray(outputs[name]) for name in states}
+    samples = [step.inputs for step in stream_keras(graph, frames)]
 
     def stream():
         yield from samples
@@ -340,7 +313,7 @@ def _representative_dataset(graph, mode, frames, config):
     return stream
 
 
-def _build_metadata(tflite_bytes, config, mode, precision, labels):
+def _build_metadata(tflite_bytes, config, mode, precision):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=tflite_bytes)
@@ -370,32 +343,24 @@ def _build_metadata(tflite_bytes, config, mode, precision, labels):
         "value_range": [0, 255],
         "color": "RGB",
     }
-    size = config["image_size"]
     return {
         "format_version": metadata_lib.FORMAT_VERSION,
         "tsm_tf_version": __version__,
         "mode": mode,
         "precision": precision,
-        "backbone": config["backbone"],
-        "num_classes": config["num_classes"],
-        "num_segments": config["num_segments"],
-        "shift_div": config["shift_div"],
-        "bidirectional": config["bidirectional"],
-        "image_size": size,
-        "width_multiplier": config["width_multiplier"],
-        "labels": labels,
+        "backbone": config.backbone,
+        "num_classes": config.num_classes,
+        "num_segments": config.num_segments,
+        "shift_div": config.shift_div,
+        "bidirectional": config.bidirectional,
+        "image_size": config.image_size,
+        "width_multiplier": config.width_multiplier,
+        "labels": config.class_names(),
         "signature_key": metadata_lib.SIGNATURE_KEY,
         "input": frame,
         "output": {"name": LOGITS_OUTPUT, **_tensor_fields(outputs[LOGITS_OUTPUT])},
         "states": states,
-        "preprocessing": {
-            "resize_shorter_side": default_resize_shorter_side(size),
-            "crop_size": size,
-            "crop": "center",
-            "interpolation": "bilinear",
-            "half_pixel_centers": True,
-            "antialias": False,
-        },
+        "preprocessing": config.preprocessing(),
         "sha256": "",
     }
 

@@ -1,8 +1,8 @@
 """Golden vectors for the Android demo's Kotlin core: what the real interpreter saw and said.
 
-Usage:
+Usage (the entry point is `tsm_tf/cli/golden.py`):
 
-    python -m tsm_tf.lite.golden --output_dir /tmp/golden
+    python -m tsm_tf.cli.golden --output_dir /tmp/golden
 
 writes, for a tiny exported streaming model, `model.tflite`, `model.json` and
 `golden.json`: a short sequence of raw RGB frames (not of the model's size),
@@ -19,15 +19,14 @@ import logging
 import os
 
 import numpy as np
-from absl import app
-from absl import flags
 
 from tsm_tf.lite.metadata import SIGNATURE_KEY
-from tsm_tf.lite.metadata import read_metadata
-from tsm_tf.lite.metadata import write_atomically
 from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.streaming import stream_tflite
 from tsm_tf.lite.streaming_classifier import DEFAULT_SMOOTHING_WINDOW
 from tsm_tf.lite.streaming_classifier import StreamingClassifier
+from tsm_tf.lite.tflite_model import TFLiteModel
+from tsm_tf.utils.atomic_files import write_atomically
 
 GOLDEN_FILE = "golden.json"
 MODEL_FILE = "model.tflite"
@@ -39,8 +38,8 @@ def tiny_streaming_model(output_dir: str, image_size: int = 32, seed: int = 0) -
     """Builds a tiny uni-directional MobileNetV2 TSM, exports it streaming, returns its path."""
     import keras
 
-    from tsm_tf.models.builders import build_tsm
     from tsm_tf.lite.export import export_tflite
+    from tsm_tf.models.builders import build_tsm
 
     keras.utils.set_random_seed(seed)
     model = build_tsm(
@@ -80,34 +79,14 @@ def replay_interpreter(model_path: str, frames: np.ndarray, reset_before: int | 
 
     Returns one dict per step: the exact `inputs` fed and the `outputs` returned.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    metadata = read_metadata(model_path)
-    interpreter = Interpreter(model_path=model_path, num_threads=1)
-    runner = interpreter.get_signature_runner(metadata["signature_key"])
-    preprocessing = metadata["preprocessing"]
-    frame_spec = metadata["input"]
-
-    def zero_states():
-        return {
-            state["input"]: np.zeros(state["shape"], state["dtype"]) for state in metadata["states"]
-        }
-
-    states = zero_states()
-    steps = []
-    for index, raw in enumerate(frames):
-        if index == reset_before:
-            states = zero_states()
-        pixels = resize_and_center_crop(
-            raw, preprocessing["crop_size"], preprocessing["resize_shorter_side"]
-        )
-        inputs = {frame_spec["name"]: pixels[None].astype(frame_spec["dtype"]), **states}
-        outputs = runner(**inputs)
-        steps.append({"inputs": inputs, "outputs": dict(outputs)})
-        states = {
-            state["input"]: np.asarray(outputs[state["output"]]) for state in metadata["states"]
-        }
-    return steps
+    model = TFLiteModel(model_path, num_threads=1)
+    preprocessing = model.metadata["preprocessing"]
+    pixels = [
+        resize_and_center_crop(raw, preprocessing["crop_size"], preprocessing["resize_shorter_side"])
+        for raw in frames
+    ]
+    steps = stream_tflite(model, pixels, reset_before)
+    return [{"inputs": step.inputs, "outputs": step.outputs} for step in steps]
 
 
 def reference_smoothing(
@@ -194,21 +173,3 @@ def _shape(details):
 def _flat(value):
     # float32 values written as the shortest double repr round-trip exactly to float32.
     return np.asarray(value).reshape(-1).tolist()
-
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "Directory for model.tflite, model.json and golden.json.")
-flags.DEFINE_integer("num_frames", 6, "Frames in the stream.")
-flags.DEFINE_integer("seed", 0, "Seed for the model weights and the frames.")
-
-
-def main(argv):
-    del argv
-    logging.getLogger().setLevel(logging.INFO)
-    path = write_golden_vectors(FLAGS.output_dir, num_frames=FLAGS.num_frames, seed=FLAGS.seed)
-    print(path)
-
-
-if __name__ == "__main__":
-    flags.mark_flag_as_required("output_dir")
-    app.run(main)

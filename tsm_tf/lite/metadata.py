@@ -6,16 +6,16 @@ shapes, dtypes and quantization are whatever the interpreter will see;
 clients read it with `read_metadata` and never hard-code any of them.
 """
 
-import hashlib
 import json
 import os
 
-from tsm_tf.utils.atomic_files import write_atomically  # noqa: F401  (part of this module's API)
+from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.hashing import file_sha256
 
 FORMAT_VERSION = 1
 SIGNATURE_KEY = "serving_default"
 MODES = ("streaming", "clip")
-PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
+EXPORT_PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")
 REQUIRED_KEYS = (
     "format_version",
     "tsm_tf_version",
@@ -42,15 +42,6 @@ def metadata_path(tflite_path: str | os.PathLike) -> str:
     """`model.tflite` -> `model.json`, in the same directory."""
     root, _ = os.path.splitext(os.fspath(tflite_path))
     return root + ".json"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_metadata(tflite_path: str | os.PathLike, metadata: dict) -> str:
@@ -126,8 +117,8 @@ def validate_metadata(metadata: dict, source: str = "metadata") -> None:
         )
     if metadata["mode"] not in MODES:
         fail(f"mode must be one of {MODES}, received {metadata['mode']!r}.")
-    if metadata["precision"] not in PRECISIONS:
-        fail(f"precision must be one of {PRECISIONS}, received {metadata['precision']!r}.")
+    if metadata["precision"] not in EXPORT_PRECISIONS:
+        fail(f"precision must be one of {EXPORT_PRECISIONS}, received {metadata['precision']!r}.")
     labels = metadata["labels"]
     if not isinstance(labels, list) or len(labels) != metadata["num_classes"]:
         fail(

@@ -13,11 +13,12 @@ import os
 import keras
 import numpy as np
 
-from tsm_tf.models.online_tsm import FRAME_INPUT
-from tsm_tf.models.online_tsm import LOGITS_OUTPUT
-from tsm_tf.models.online_tsm import build_online_tsm
-from tsm_tf.models.online_tsm import initial_states
+from tsm_tf.lite.streaming import logits_of
+from tsm_tf.lite.streaming import stream_keras
+from tsm_tf.lite.streaming import stream_tflite
 from tsm_tf.lite.tflite_model import TFLiteModel
+from tsm_tf.models.online_tsm import build_online_tsm
+from tsm_tf.models.online_tsm import is_online
 
 FLOAT32_TOLERANCE = 1e-3
 # Top-1 agreement a reduced-precision export needs, over the parity frames.
@@ -99,8 +100,9 @@ def check_parity(
             f"shape {frames.shape}."
         )
     if metadata["mode"] == "streaming":
-        expected = _keras_streaming_logits(model, frames)
-        actual = np.stack([tflite(frame) for frame in frames])
+        online = model if is_online(model) else build_online_tsm(model)
+        expected = logits_of(stream_keras(online, frames))
+        actual = logits_of(stream_tflite(tflite, frames))
     else:
         num_segments = metadata["num_segments"]
         num_clips = len(frames) // num_segments
@@ -113,17 +115,6 @@ def check_parity(
         expected = np.asarray(model.predict(clips, verbose=0, batch_size=1))
         actual = np.stack([tflite(clip) for clip in clips])
     return _compare(expected, actual, metadata["mode"], metadata["precision"])
-
-
-def _keras_streaming_logits(model, frames):
-    online = model if isinstance(model.input, dict) else build_online_tsm(model)
-    states = initial_states(online)
-    logits = []
-    for frame in frames:
-        outputs = online({FRAME_INPUT: frame[None], **states}, training=False)
-        logits.append(np.asarray(outputs[LOGITS_OUTPUT])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
-    return np.stack(logits)
 
 
 def _compare(expected, actual, mode, precision):

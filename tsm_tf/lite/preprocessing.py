@@ -9,9 +9,26 @@ port can reproduce it bit for bit; keep it in step with docs/metadata.md.
 import numpy as np
 
 
+# The API and the metadata spell the crop "center"; "centre" is accepted as the same crop.
+CENTER_CROP = "center"
+CROP_SPELLINGS = {"center": CENTER_CROP, "centre": CENTER_CROP}
+
+
 def default_resize_shorter_side(image_size: int) -> int:
     """TSM's evaluation scale: `image_size * 256 // 224` (256 for 224)."""
     return image_size * 256 // 224
+
+
+def evaluation_preprocessing(image_size: int) -> dict:
+    """The metadata's `preprocessing` object for a model of `image_size` (docs/metadata.md)."""
+    return {
+        "resize_shorter_side": default_resize_shorter_side(image_size),
+        "crop_size": image_size,
+        "crop": CENTER_CROP,
+        "interpolation": "bilinear",
+        "half_pixel_centers": True,
+        "antialias": False,
+    }
 
 
 def resized_size(height: int, width: int, resize_shorter_side: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from tsm_tf.lite.metadata import read_metadata
+from tsm_tf.lite.streaming import StreamStep
 
 
 class TFLiteModel:
@@ -67,7 +68,11 @@ class TFLiteModel:
 
     def reset(self) -> None:
         """Restarts the stream: every state back to zero."""
-        self.states = {
+        self.states = self.zero_states()
+
+    def zero_states(self) -> dict[str, np.ndarray]:
+        """The states that start a stream, as stored (zero, or the zero point when quantized)."""
+        return {
             state["input"]: _quantize(
                 np.zeros(state["shape"], "float32"), state["dtype"], state.get("quantization")
             )
@@ -83,6 +88,20 @@ class TFLiteModel:
 
         Returns:
             float32 logits `(num_classes,)`.
+        """
+        step, self.states = self.run_frame(inputs, self.states)
+        return step.logits
+
+    def run_frame(self, inputs: np.ndarray, states: dict) -> tuple[StreamStep, dict]:
+        """Runs one frame (or clip) with the given states, keeping no state itself.
+
+        Args:
+            inputs: as for `__call__`.
+            states: the states to feed, as stored (`zero_states()` to start).
+
+        Returns:
+            The `StreamStep` (what was fed, what came back, float32 logits)
+            and the states for the next frame, by input name.
         """
         inputs = np.asarray(inputs)
         if inputs.shape == self.input_shape[1:]:
@@ -104,14 +123,13 @@ class TFLiteModel:
                 self.metadata["input"]["dtype"],
                 self.metadata["input"].get("quantization"),
             ),
-            **self.states,
+            **states,
         }
         outputs = self._runner(**feed)
-        for state in self.metadata["states"]:
-            self.states[state["input"]] = outputs[state["output"]]
+        new_states = {state["input"]: outputs[state["output"]] for state in self.metadata["states"]}
         output = self.metadata["output"]
-        logits = _dequantize(outputs[output["name"]], output.get("quantization"))
-        return logits.reshape(-1)
+        logits = _dequantize(outputs[output["name"]], output.get("quantization")).reshape(-1)
+        return StreamStep(feed, dict(outputs), logits), new_states
 
     def state_bytes(self) -> int:
         """Memory held by the states between frames, in bytes."""

@@ -4,19 +4,22 @@ import os
 
 import keras
 
-from tsm_tf.models.tsm_classifier import FRAME_LOGITS_LAYER
+from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
 from tsm_tf.models.tsm_classifier import TSMClassifier
+from tsm_tf.models.tsm_config import TSMConfig
+
+_DEFAULTS = TSMConfig.defaults()
 
 
 def build_tsm(
     backbone: str,
     num_classes: int,
-    num_segments: int = 8,
-    image_size: int = 224,
-    shift_div: int = 8,
-    bidirectional: bool = True,
-    width_multiplier: float = 1.0,
-    dropout: float = 0.5,
+    num_segments: int = _DEFAULTS["num_segments"],
+    image_size: int = _DEFAULTS["image_size"],
+    shift_div: int = _DEFAULTS["shift_div"],
+    bidirectional: bool = _DEFAULTS["bidirectional"],
+    width_multiplier: float = _DEFAULTS["width_multiplier"],
+    dropout: float = _DEFAULTS["dropout"],
     weights: str | None = None,
     labels: list[str] | None = None,
 ) -> TSMClassifier:

@@ -2,10 +2,10 @@
 
 A uni-directional TSM shifts channels only from the past, so it can run on a
 live stream: each shifted block keeps the first `channels // shift_div`
-channels of the current frame for the next one. `build_online_tsm` rebuilds
-the clip model's backbone for a single frame, with a `CachedShift` in place of
-every `TemporalShift` and one state input and output per shifted block, and
-copies the weights layer by layer (the layer names are identical).
+channels of the current frame for the next one. `OnlineTSM` is the clip
+model's per-frame network with a `CachedShift` in place of every
+`TemporalShift` and one state input and output per shifted block; the layer
+names are the clip model's, so `build_online_tsm` copies the weights by name.
 
     online = tsm_tf.build_online_tsm(model)
     states = tsm_tf.initial_states(online)
@@ -18,24 +18,14 @@ copies the weights layer by layer (the layer names are identical).
 import keras
 import numpy as np
 
-from tsm_tf.backbones import BACKBONES
 from tsm_tf.layers.cached_shift import CachedShift
-from tsm_tf.layers.image_normalization import ImageNormalization
-from tsm_tf.models.tsm_classifier import CLASSIFIER_LAYER
+from tsm_tf.models.classifier_head import apply_frame_classifier
+from tsm_tf.models.tsm_classifier import set_config_attributes
+from tsm_tf.models.tsm_config import TSMConfig
+from tsm_tf.models.tsm_config import config_of
 
 FRAME_INPUT = "frame"
 LOGITS_OUTPUT = "logits"
-CONFIG_ATTRIBUTES = (
-    "backbone",
-    "num_classes",
-    "num_segments",
-    "image_size",
-    "shift_div",
-    "bidirectional",
-    "width_multiplier",
-    "dropout",
-    "labels",
-)
 
 
 def state_name(index: int) -> str:
@@ -43,22 +33,106 @@ def state_name(index: int) -> str:
     return f"state_{index:02d}"
 
 
-def model_config(model: keras.Model) -> dict:
-    """The TSM configuration of a `TSMClassifier` (or an online model built from one)."""
-    config = getattr(model, "tsm_config", None)
-    if config is not None:
-        return dict(config)
-    missing = [name for name in CONFIG_ATTRIBUTES if not hasattr(model, name)]
-    if missing:
-        raise ValueError(
-            "Expected a TSMClassifier from tsm_tf.build_tsm (or a .keras file "
-            f"saved from one). Received: {type(model).__name__} {model.name!r}, "
-            f"which lacks the attributes {missing}."
+def single_frame_graph(config: TSMConfig, with_states: bool):
+    """`(inputs, outputs)` dicts of the batch-1 per-frame network, with or without states."""
+    state_inputs = {}
+    state_outputs = {}
+
+    def shift(x, name):
+        if not with_states:
+            return x
+        key = state_name(len(state_inputs))
+        state = keras.Input(
+            (*x.shape[1:-1], x.shape[-1] // config.shift_div), batch_size=1, name=key
         )
-    return {name: getattr(model, name) for name in CONFIG_ATTRIBUTES}
+        shifted, new_state = CachedShift(config.shift_div, name=f"{name}_shift")(x, state)
+        state_inputs[key] = state
+        state_outputs[key] = new_state
+        return shifted
+
+    size = config.image_size
+    frame = keras.Input((size, size, 3), batch_size=1, name=FRAME_INPUT)
+    logits = apply_frame_classifier(frame, config, shift)
+    return {FRAME_INPUT: frame, **state_inputs}, {LOGITS_OUTPUT: logits, **state_outputs}
 
 
-def build_online_tsm(model: keras.Model) -> keras.Model:
+@keras.saving.register_keras_serializable(package="tsm_tf")
+class OnlineTSM(keras.Model):
+    """The streaming form of a uni-directional TSM: one frame and the states in.
+
+    Inputs (a dict): `"frame"` `(1, image_size, image_size, 3)`, RGB values
+    in [0, 255] (normalized inside, as in the clip model), and `"state_00"`,
+    `"state_01"`, ... one per shifted block in block order,
+    `(1, height, width, channels // shift_div)` holding the previous frame's
+    shifted channels. Outputs (a dict): `"logits"` `(1, num_classes)` for this
+    frame and the new states under the same names as the inputs they feed at
+    the next frame.
+
+    The constructor arguments are the fields of `TSMConfig`, kept as
+    `tsm_config` and saved in `.keras` files, so a reloaded online model
+    exports. Build one from a trained clip model with
+    `tsm_tf.build_online_tsm`.
+
+    Raises:
+        ValueError: for a bidirectional TSM (it needs future frames and
+            cannot stream) or a TSN (`shift_div=0`, no state to carry).
+    """
+
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        num_segments=8,
+        image_size=224,
+        shift_div=8,
+        bidirectional=False,
+        width_multiplier=1.0,
+        dropout=0.5,
+        labels=None,
+        **kwargs,
+    ):
+        config = TSMConfig(
+            backbone=backbone,
+            num_classes=num_classes,
+            num_segments=num_segments,
+            image_size=image_size,
+            shift_div=shift_div,
+            bidirectional=bidirectional,
+            width_multiplier=width_multiplier,
+            dropout=dropout,
+            labels=labels,
+        )
+        check_streamable(config)
+        inputs, outputs = single_frame_graph(config, with_states=True)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        set_config_attributes(self, config)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **self.tsm_config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def check_streamable(config: TSMConfig) -> None:
+    """Raises `ValueError` unless `config` is a uni-directional TSM."""
+    if config.shift_div == 0:
+        raise ValueError(
+            "build_online_tsm needs a TSM; this model is a TSN (shift_div=0) "
+            "and has no temporal state to carry. Run it frame by frame with "
+            "tsm_tf.models.online_tsm.build_frame_model instead."
+        )
+    if config.bidirectional:
+        raise ValueError(
+            "build_online_tsm needs a uni-directional TSM (bidirectional=False): "
+            "a bidirectional TSM shifts channels from the next frame, which a "
+            "live stream has not seen yet. Received: bidirectional=True. Train "
+            "with tsm_tf.build_tsm(..., bidirectional=False) to stream."
+        )
+
+
+def build_online_tsm(model: keras.Model) -> OnlineTSM:
     """Builds the streaming (online) version of a uni-directional TSM.
 
     Args:
@@ -66,20 +140,12 @@ def build_online_tsm(model: keras.Model) -> keras.Model:
             `shift_div >= 2`.
 
     Returns:
-        A functional Keras model with batch size 1 and a copy of `model`'s
-        weights. Inputs (a dict): `"frame"` `(1, image_size, image_size, 3)`,
-        RGB values in [0, 255] (normalized inside, as in the clip model), and
-        `"state_00"`, `"state_01"`, ... one per shifted block in block order,
-        `(1, height, width, channels // shift_div)` holding the previous
-        frame's shifted channels. Outputs (a dict): `"logits"`
-        `(1, num_classes)` for this frame and the new states under the same
-        names as the inputs they feed at the next frame. The model also
-        carries `tsm_config`, the clip model's configuration.
+        An `OnlineTSM` (see there for its inputs and outputs) with the same
+        configuration and a copy of `model`'s weights.
 
     Raises:
-        ValueError: for a bidirectional TSM (it needs future frames and
-            cannot stream), a TSN (`shift_div=0`, no state to carry), or a
-            model that is not a `TSMClassifier`.
+        ValueError: for a bidirectional TSM, a TSN, or a model that is not a
+            `TSMClassifier`.
 
     Example:
 
@@ -88,21 +154,11 @@ def build_online_tsm(model: keras.Model) -> keras.Model:
     >>> states = tsm_tf.initial_states(online)
     >>> outputs = online({"frame": frame, **states})
     """
-    config = model_config(model)
-    if config["shift_div"] == 0:
-        raise ValueError(
-            "build_online_tsm needs a TSM; this model is a TSN (shift_div=0) "
-            "and has no temporal state to carry. Run it frame by frame with "
-            "tsm_tf.models.online_tsm.build_frame_model instead."
-        )
-    if config["bidirectional"]:
-        raise ValueError(
-            "build_online_tsm needs a uni-directional TSM (bidirectional=False): "
-            "a bidirectional TSM shifts channels from the next frame, which a "
-            "live stream has not seen yet. Received: bidirectional=True. Train "
-            "with tsm_tf.build_tsm(..., bidirectional=False) to stream."
-        )
-    return _build_single_frame_model(model, config, with_states=True)
+    config = config_of(model)
+    check_streamable(config)
+    online = OnlineTSM(**config.to_dict(), name=f"{model.name}_online")
+    copy_weights_by_name(model, online)
+    return online
 
 
 def build_frame_model(model: keras.Model) -> keras.Model:
@@ -119,7 +175,10 @@ def build_frame_model(model: keras.Model) -> keras.Model:
         A functional model: `{"frame": (1, H, W, 3)}` in, `{"logits":
         (1, num_classes)}` out, with a copy of `model`'s weights.
     """
-    return _build_single_frame_model(model, model_config(model), with_states=False)
+    inputs, outputs = single_frame_graph(config_of(model), with_states=False)
+    frame_model = keras.Model(inputs, outputs, name=f"{model.name}_frame")
+    copy_weights_by_name(model, frame_model)
+    return frame_model
 
 
 def initial_states(online_model: keras.Model) -> dict[str, np.ndarray]:
@@ -147,44 +206,12 @@ def initial_states(online_model: keras.Model) -> dict[str, np.ndarray]:
     }
 
 
-def _build_single_frame_model(model, config, with_states):
-    state_inputs = {}
-    state_outputs = {}
-    shift_div = config["shift_div"]
-
-    def shift(x, name):
-        if not with_states:
-            return x
-        key = state_name(len(state_inputs))
-        state = keras.Input(
-            (*x.shape[1:-1], x.shape[-1] // shift_div), batch_size=1, name=key
-        )
-        shifted, new_state = CachedShift(shift_div, name=f"{name}_shift")(x, state)
-        state_inputs[key] = state
-        state_outputs[key] = new_state
-        return shifted
-
-    # === Functional model (layer names as in TSMClassifier) ===
-    size = config["image_size"]
-    frame = keras.Input((size, size, 3), batch_size=1, name=FRAME_INPUT)
-    x = ImageNormalization(name="normalize")(frame)
-    x = BACKBONES[config["backbone"]](x, shift, config["width_multiplier"])
-    x = keras.layers.GlobalAveragePooling2D(name="avgpool")(x)
-    logits = keras.layers.Dense(
-        config["num_classes"], name=CLASSIFIER_LAYER, dtype="float32"
-    )(x)
-    suffix = "online" if with_states else "frame"
-    online = keras.Model(
-        {FRAME_INPUT: frame, **state_inputs},
-        {LOGITS_OUTPUT: logits, **state_outputs},
-        name=f"{model.name}_{suffix}",
-    )
-    _copy_weights(model, online)
-    online.tsm_config = config
-    return online
+def is_online(model: keras.Model) -> bool:
+    """Whether `model` takes one frame and named states (an online model)."""
+    return isinstance(model.input, dict) and FRAME_INPUT in model.input
 
 
-def _copy_weights(source, target):
+def copy_weights_by_name(source: keras.Model, target: keras.Model) -> None:
     """Copies weights layer by layer, matched by name."""
     for layer in target.layers:
         if not layer.weights:

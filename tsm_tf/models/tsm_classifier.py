@@ -2,18 +2,43 @@
 
 import keras
 
-from tsm_tf.backbones import BACKBONES
-from tsm_tf.layers.image_normalization import ImageNormalization
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 from tsm_tf.layers.merge_segments import MergeSegments
 from tsm_tf.layers.split_segments import SplitSegments
 from tsm_tf.layers.temporal_shift import TemporalShift
-from tsm_tf.utils.argument_checks import check_choice
-from tsm_tf.utils.argument_checks import check_positive_int
-from tsm_tf.utils.argument_checks import check_shift_div
+from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
+from tsm_tf.models.classifier_head import apply_frame_classifier
+from tsm_tf.models.tsm_config import TSMConfig
 
-# Layer names other parts of the library look up.
-FRAME_LOGITS_LAYER = "frame_logits"
-CLASSIFIER_LAYER = "classifier"
+CLIPS_INPUT = "clips"
+
+
+def clip_graph(config: TSMConfig, batch_norm_class=FusedBatchNormalization):
+    """The clip model's functional graph: `(clips input, logits output)`.
+
+    `TSMClassifier` is this graph with its configuration; a benchmark can
+    build it with another `batch_norm_class` (`keras.Model(*clip_graph(...))`).
+    """
+
+    def shift(x, name):
+        if config.shift_div == 0:
+            return x
+        return TemporalShift(
+            config.num_segments,
+            shift_div=config.shift_div,
+            bidirectional=config.bidirectional,
+            name=f"{name}_shift",
+        )(x)
+
+    size = config.image_size
+    clips = keras.Input((config.num_segments, size, size, 3), name=CLIPS_INPUT)
+    frames = MergeSegments(name="merge_segments")(clips)
+    frame_logits = apply_frame_classifier(frames, config, shift, batch_norm_class)
+    frame_logits = SplitSegments(config.num_segments, name=FRAME_LOGITS_LAYER, dtype="float32")(
+        frame_logits
+    )
+    logits = keras.layers.GlobalAveragePooling1D(name="consensus", dtype="float32")(frame_logits)
+    return clips, logits
 
 
 @keras.saving.register_keras_serializable(package="tsm_tf")
@@ -27,23 +52,10 @@ class TSMClassifier(keras.Model):
     RGB values in [0, 255] (float32, or uint8 cast on the way in).
 
     Use `tsm_tf.build_tsm` to construct one (it also loads weights). The
-    constructor arguments are the whole configuration: `get_config` returns
-    exactly them, so `.keras` files round-trip in a fresh process.
-
-    Args:
-        backbone: `"mobilenet_v2"` or `"resnet50"`.
-        num_classes: int, number of output classes.
-        num_segments: int, frames per clip.
-        image_size: int, height and width of the (square) frames.
-        shift_div: int, 1 / fraction of channels shifted per direction; 0
-            turns the shift off (the TSN baseline, same weights and FLOPs).
-        bidirectional: bool, shift from past and future (offline) or from the
-            past only (online, streamable).
-        width_multiplier: float, scales the backbone's channel counts.
-        dropout: float, dropout rate before the classifier.
-        labels: optional list of `num_classes` class names, carried with the
-            model into saved files and exports.
-        **kwargs: `keras.Model` keyword arguments (`name`, `trainable`).
+    constructor arguments are the fields of `TSMConfig` (see there); the
+    model keeps them as `tsm_config` and as attributes of the same names,
+    and `get_config` returns them, so `.keras` files round-trip in a fresh
+    process.
 
     Input shape:
         `(batch, num_segments, image_size, image_size, 3)`.
@@ -65,90 +77,31 @@ class TSMClassifier(keras.Model):
         labels=None,
         **kwargs,
     ):
-        check_choice("backbone", backbone, tuple(BACKBONES))
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("num_segments", num_segments)
-        check_positive_int("image_size", image_size)
-        if image_size < 32:
-            raise ValueError(
-                "`image_size` must be at least 32 (both backbones downsample "
-                f"by 32). Received: image_size={image_size}"
-            )
-        check_shift_div(shift_div, allow_zero=True)
-        if not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
-            raise ValueError(
-                "`width_multiplier` must be a positive number. Received: "
-                f"width_multiplier={width_multiplier!r}"
-            )
-        if not 0 <= dropout < 1:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
-            )
-        if labels is not None:
-            labels = [str(label) for label in labels]
-            if len(labels) != num_classes:
-                raise ValueError(
-                    f"`labels` must name each of the num_classes={num_classes} "
-                    f"classes. Received {len(labels)} labels."
-                )
-
-        def shift(x, name):
-            if shift_div == 0:
-                return x
-            return TemporalShift(
-                num_segments,
-                shift_div=shift_div,
-                bidirectional=bidirectional,
-                name=f"{name}_shift",
-            )(x)
-
-        # === Functional model ===
-        clips = keras.Input(
-            (num_segments, image_size, image_size, 3), name="clips"
+        config = TSMConfig(
+            backbone=backbone,
+            num_classes=num_classes,
+            num_segments=num_segments,
+            image_size=image_size,
+            shift_div=shift_div,
+            bidirectional=bidirectional,
+            width_multiplier=width_multiplier,
+            dropout=dropout,
+            labels=labels,
         )
-        frames = MergeSegments(name="merge_segments")(clips)
-        frames = ImageNormalization(name="normalize")(frames)
-        features = BACKBONES[backbone](frames, shift, width_multiplier)
-        features = keras.layers.GlobalAveragePooling2D(name="avgpool")(features)
-        features = keras.layers.Dropout(dropout, name="dropout")(features)
-        # The head computes in float32 so logits stay exact under mixed precision.
-        frame_logits = keras.layers.Dense(
-            num_classes, name=CLASSIFIER_LAYER, dtype="float32"
-        )(features)
-        frame_logits = SplitSegments(
-            num_segments, name=FRAME_LOGITS_LAYER, dtype="float32"
-        )(frame_logits)
-        logits = keras.layers.GlobalAveragePooling1D(
-            name="consensus", dtype="float32"
-        )(frame_logits)
+        clips, logits = clip_graph(config)
         super().__init__(inputs=clips, outputs=logits, **kwargs)
-
-        # === Config ===
-        self.backbone = backbone
-        self.num_classes = num_classes
-        self.num_segments = num_segments
-        self.image_size = image_size
-        self.shift_div = shift_div
-        self.bidirectional = bool(bidirectional)
-        self.width_multiplier = float(width_multiplier)
-        self.dropout = float(dropout)
-        self.labels = labels
+        set_config_attributes(self, config)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": self.backbone,
-            "num_classes": self.num_classes,
-            "num_segments": self.num_segments,
-            "image_size": self.image_size,
-            "shift_div": self.shift_div,
-            "bidirectional": self.bidirectional,
-            "width_multiplier": self.width_multiplier,
-            "dropout": self.dropout,
-            "labels": self.labels,
-        }
+        return {"name": self.name, "trainable": self.trainable, **self.tsm_config.to_dict()}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def set_config_attributes(model, config: TSMConfig) -> None:
+    """Keeps `config` on `model` as `tsm_config` and as one attribute per setting."""
+    model.tsm_config = config
+    for name, value in config.to_dict().items():
+        setattr(model, name, value)

@@ -5,11 +5,12 @@ import json
 import os
 
 from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.label_files import label_swaps_to_map
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
@@ -92,7 +93,7 @@ class TrainConfig:
             "strategy": STRATEGIES,
             "schedule": SCHEDULES,
             "optimizer": OPTIMIZERS,
-            "precision": PRECISIONS,
+            "precision": DTYPE_POLICIES,
             "sampling": ("segment", "dense"),
             "train_crop": ("multi_scale", "centre"),
             "backbone": ("mobilenet_v2", "resnet50"),
@@ -118,12 +119,12 @@ class TrainConfig:
     @property
     def flip_label_map(self) -> dict[int, int]:
         """`flip_label_swaps` as `make_dataset`'s `flip_label_map` (both directions)."""
-        return _label_map(self.flip_label_swaps)
+        return label_swaps_to_map(self.flip_label_swaps)
 
     @property
     def reverse_label_map(self) -> dict[int, int]:
         """`reverse_label_swaps` as `make_dataset`'s `reverse_label_map` (both directions)."""
-        return _label_map(self.reverse_label_swaps)
+        return label_swaps_to_map(self.reverse_label_swaps)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -155,10 +156,3 @@ def _check_label_swaps(name, swaps, switch, switched_on):
         )
     if swaps and not switched_on:
         raise ValueError(f"`{name}` only applies with `{switch}=True`; turn it on or drop the swaps.")
-
-
-def _label_map(swaps):
-    mapping = {}
-    for first, second in swaps:
-        mapping[first], mapping[second] = second, first
-    return mapping
