@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv kotlin-tools clean
+.PHONY: demo test lint venv kotlin-tools clean
 
 TORCH_STAMP := $(VENV)/.installed-torch
 
@@ -35,8 +35,12 @@ test: $(STAMP) $(TORCH_STAMP)
 
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
 kotlin-tools:
-	@if command -v kotlinc >/dev/null && [ -f /usr/share/java/junit4.jar ]; then echo "kotlinc and junit4 are installed"; \
-	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends kotlin junit4; fi
+	@scripts/install_kotlin_tools.sh
+
+# ruff: lint (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and formatting, as pyproject.toml sets.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -47,8 +47,8 @@ def export_all(tsm, tsn, frames):
     import tensorflow as tf
 
     import tsm_tf
-    from tsm_tf.models.online_tsm import build_frame_model
     from tsm_tf.lite.export import convert_to_tflite
+    from tsm_tf.models.online_tsm import build_frame_model
     from tsm_tf.utils.atomic_files import write_atomically
 
     os.makedirs(FLAGS.output_dir, exist_ok=True)

@@ -11,12 +11,12 @@ import pytest
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_frame_folder
 from tests.data_helpers import write_video
-from tsm_tf.utils.label_files import read_label_file
 from tsm_tf.data import load_labels
 from tsm_tf.data import read_videos
 from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
+from tsm_tf.utils.label_files import read_label_file
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import tsm_tf
 from tests.helpers import random_clips
 from tests.helpers import tiny_tsm
 from tests.streaming_helpers import streaming_tsm
-from tsm_tf.lite.preprocessing import resize_and_center_crop
 from tsm_tf.lite.export import UnsupportedOpsError
 from tsm_tf.lite.export import convert_to_tflite
+from tsm_tf.lite.preprocessing import resize_and_center_crop
 
 PRECISIONS = ["float32", "float16", "dynamic_int8", "int8"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

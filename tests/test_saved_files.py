@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 import tsm_tf
+from tsm_tf.lite import streaming
 from tsm_tf.lite.metadata import read_metadata
+from tsm_tf.lite.streaming import logits_of
 from tsm_tf.lite.tflite_model import TFLiteModel
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -34,13 +36,7 @@ def clip_model():
 
 
 def stream_keras(online, frames):
-    states = tsm_tf.initial_states(online)
-    logits = []
-    for frame in frames:
-        outputs = online({"frame": frame[None], **states})
-        logits.append(np.asarray(outputs["logits"])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
-    return np.stack(logits)
+    return logits_of(streaming.stream_keras(online, frames))
 
 
 def test_old_clip_model_loads_with_its_config_and_outputs(clip_model):
@@ -68,6 +64,26 @@ def test_old_clip_model_rebuilds_the_old_online_model(clip_model):
     np.testing.assert_allclose(
         stream_keras(online, load("clips.npy")[0]), load("online_logits.npy"), atol=1e-4, rtol=1e-4
     )
+
+
+def test_old_online_model_cannot_export_and_says_how_to_rebuild(tmp_path):
+    # The old online model is a plain functional model: its configuration was not saved.
+    online = keras.models.load_model(fixture("online_model.keras"), compile=False)
+    with pytest.raises(ValueError, match="rebuild it with tsm_tf.build_online_tsm"):
+        tsm_tf.export_tflite(online, tmp_path / "model.tflite")
+
+
+def test_online_model_saved_today_reloads_as_online_tsm_and_exports(clip_model, tmp_path):
+    online = tsm_tf.build_online_tsm(clip_model)
+    online.save(tmp_path / "online.keras")
+    reloaded = keras.models.load_model(tmp_path / "online.keras", compile=False)
+    assert isinstance(reloaded, tsm_tf.OnlineTSM)
+    assert reloaded.tsm_config == clip_model.tsm_config
+    metadata = tsm_tf.export_tflite(reloaded, tmp_path / "model.tflite")
+    assert metadata["labels"] == LABELS
+    assert metadata["num_segments"] == 4
+    logits = logits_of(streaming.stream_tflite(str(tmp_path / "model.tflite"), load("clips.npy")[0]))
+    np.testing.assert_allclose(logits, load("online_logits.npy"), atol=1e-3)
 
 
 def test_old_tflite_metadata_reads():

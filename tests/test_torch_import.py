@@ -15,12 +15,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
 import tsm_tf  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
 from tests.helpers import random_clips  # noqa: E402
 from tests.helpers import run_python  # noqa: E402
 from tests.streaming_helpers import stream_online  # noqa: E402
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from tsm_tf.interop.torch_import import load_imagenet_weights  # noqa: E402
 from tsm_tf.interop.torch_import import load_torch_checkpoint  # noqa: E402
 

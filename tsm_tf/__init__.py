@@ -4,25 +4,26 @@ Build a video classifier, train it with `model.fit`, stream it frame by frame
 on TFLite. See README.md.
 """
 
+from tsm_tf.interop.torch_import import load_imagenet_weights
+from tsm_tf.interop.torch_import import load_torch_checkpoint
 from tsm_tf.layers.cached_shift import CachedShift
-from tsm_tf.models.flops import count_flops
 from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 from tsm_tf.layers.image_normalization import ImageNormalization
 from tsm_tf.layers.merge_segments import MergeSegments
+from tsm_tf.layers.split_segments import SplitSegments
+from tsm_tf.layers.temporal_shift import TemporalShift
+from tsm_tf.lite.export import export_tflite
+from tsm_tf.lite.parity import check_parity
+from tsm_tf.lite.streaming_classifier import StreamingClassifier
 from tsm_tf.models.builders import build_tsm
 from tsm_tf.models.builders import per_frame_model
+from tsm_tf.models.flops import count_flops
 from tsm_tf.models.online_tsm import OnlineTSM
 from tsm_tf.models.online_tsm import build_online_tsm
 from tsm_tf.models.online_tsm import initial_states
-from tsm_tf.lite.parity import check_parity
-from tsm_tf.layers.split_segments import SplitSegments
-from tsm_tf.lite.streaming_classifier import StreamingClassifier
-from tsm_tf.layers.temporal_shift import TemporalShift
-from tsm_tf.lite.export import export_tflite
-from tsm_tf.interop.torch_import import load_imagenet_weights
-from tsm_tf.interop.torch_import import load_torch_checkpoint
 from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.models.tsm_config import TSMConfig
+
 # Registers the learning-rate schedule, so that checkpoints written by
 # `tsm-train` (which keep their optimizer) load after `import tsm_tf` alone.
 from tsm_tf.training import schedules as _schedules  # noqa: F401

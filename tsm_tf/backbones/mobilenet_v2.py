@@ -2,9 +2,9 @@
 
 import keras
 
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 from tsm_tf.layers.pytorch_style import apply_batch_norm
 from tsm_tf.layers.pytorch_style import apply_conv
-from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 
 # (expansion ratio t, output channels c, repeats n, first stride s)
 INVERTED_RESIDUAL_SETTING = (

@@ -2,9 +2,9 @@
 
 import keras
 
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 from tsm_tf.layers.pytorch_style import apply_batch_norm
 from tsm_tf.layers.pytorch_style import apply_conv
-from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
 
 # (name, bottleneck width, number of blocks, stride of the first block)
 STAGES = (

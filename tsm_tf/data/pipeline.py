@@ -7,7 +7,8 @@ augment -> batch -> prefetch. Only the sampled frames are decoded, and with
 the multi-scale crop only their crop window.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import tensorflow as tf
 

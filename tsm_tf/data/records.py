@@ -17,7 +17,8 @@ label map `labels.txt` (one class name per line) beside them.
 
 import glob
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf

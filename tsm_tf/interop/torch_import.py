@@ -28,6 +28,7 @@ from tsm_tf.interop.torch_checkpoint import TSM_RELEASE
 from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint
 from tsm_tf.models.classifier_head import CLASSIFIER_LAYER
 from tsm_tf.models.tsm_config import config_of
+from tsm_tf.utils.hashing import file_sha256
 
 # torchvision's IMAGENET1K_V1 weights; the file name carries the first 8 hex
 # digits of the file's SHA-256, which torchvision (and this module) check.

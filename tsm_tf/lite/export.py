@@ -18,15 +18,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tsm_tf import metadata as metadata_lib
+from tsm_tf.lite import metadata as metadata_lib
+from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.streaming import stream_keras
 from tsm_tf.models.online_tsm import FRAME_INPUT
 from tsm_tf.models.online_tsm import LOGITS_OUTPUT
 from tsm_tf.models.online_tsm import build_online_tsm
 from tsm_tf.models.online_tsm import is_online
 from tsm_tf.models.tsm_classifier import CLIPS_INPUT
 from tsm_tf.models.tsm_config import config_of
-from tsm_tf.lite.preprocessing import resize_and_center_crop
-from tsm_tf.lite.streaming import stream_keras
 from tsm_tf.utils.argument_checks import check_choice
 from tsm_tf.utils.atomic_files import write_atomically
 from tsm_tf.utils.hashing import file_sha256
@@ -183,9 +183,7 @@ def _frozen(function):
     left unfolded); freezing first gives a plain graph, and re-wrapping the
     frozen graph keeps the named signature.
     """
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     frozen = convert_variables_to_constants_v2(function)
     arguments, keyword_arguments = function.structured_input_signature
@@ -252,8 +250,7 @@ def _frames_from_dataset(pattern, image_size, max_frames):
     for element in dataset:
         clips = element[0] if isinstance(element, (tuple, list)) else element
         clips = np.asarray(clips)
-        for frame in clips.reshape(-1, *clips.shape[-3:]):
-            yield frame
+        yield from clips.reshape(-1, *clips.shape[-3:])
 
 
 def _export_graph(model, mode):

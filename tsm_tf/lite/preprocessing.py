@@ -8,7 +8,6 @@ port can reproduce it bit for bit; keep it in step with docs/metadata.md.
 
 import numpy as np
 
-
 # The API and the metadata spell the crop "center"; "centre" is accepted as the same crop.
 CENTER_CROP = "center"
 CROP_SPELLINGS = {"center": CENTER_CROP, "centre": CENTER_CROP}

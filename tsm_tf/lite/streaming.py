@@ -8,7 +8,8 @@ Keras model, `stream_tflite` an exported model on the real interpreter.
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 
 import numpy as np
 
