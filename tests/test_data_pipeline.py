@@ -239,7 +239,7 @@ def test_clear_errors(tmp_path, shards):
         make_dataset(shards, num_clips=2, training=True)
     with pytest.raises(ValueError, match="sampling"):
         make_dataset(shards, sampling="random")
-    with pytest.raises(ValueError, match="train_crop.*'multi_scale', 'centre'.*Received: train_crop='random'"):
+    with pytest.raises(ValueError, match="train_crop.*'multi_scale', 'center', 'centre'.*Received: train_crop='random'"):
         make_dataset(shards, train_crop="random")
     with pytest.raises(ValueError, match="resize_shorter_side"):
         make_dataset(shards, image_size=64, resize_shorter_side=48, training=False)
