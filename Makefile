@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv kotlin-tools clean
+.PHONY: demo test lint venv kotlin-tools web-tools clean
 
 TORCH_STAMP := $(VENV)/.installed-torch
 
@@ -31,6 +31,8 @@ test: $(STAMP) $(TORCH_STAMP)
 	@# The Android core's JVM tests need Kotlin; install it where we can (root or sudo).
 	@# Where we cannot, tests/test_android_core.py fails and says how to install it.
 	-@$(MAKE) --no-print-directory kotlin-tools
+	@# The web demo's browser test needs Chromium; where we cannot install it, tests/test_web_demo.py fails and says how.
+	-@$(MAKE) --no-print-directory web-tools
 	$(PY) -m pytest -q tests
 
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
@@ -41,6 +43,10 @@ kotlin-tools:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Debian's Chromium, Node.js and npm, for the web demo's tests (tests/test_web_demo.py; it runs `npm ci` in web_demo itself).
+web-tools:
+	@scripts/install_web_tools.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,8 +8,15 @@ from tests.helpers import tiny_tsm
 from tsm_tf import per_frame_model
 
 
-def calibrate_batch_norm(model, clips):
+def calibrate_batch_norm(model, clips, variance_floor=0.0):
     """Sets every batch norm's moving statistics to those of `clips`.
+
+    With `variance_floor > 0`, each layer's moving variances are raised to at
+    least that fraction of the layer's median: channels that are nearly
+    constant over the few calibration frames (common at a 1x1 resolution)
+    would otherwise be amplified hundreds of times, which a trained network
+    never does, and make the network chaotic (half a pixel unit of noise
+    moving the logits by 3) and hopeless to quantize.
 
     A freshly initialized network has unit moving variances, so activations
     shrink block after block and the logits of a tiny MobileNetV2 are ~1e-11:
@@ -23,11 +30,23 @@ def calibrate_batch_norm(model, clips):
     model(clips, training=True)
     for layer, momentum in zip(layers, momenta):
         layer.momentum = momentum
+        if variance_floor > 0:
+            gamma, beta, mean, variance = layer.get_weights()
+            floor = variance_floor * np.median(variance)
+            layer.set_weights([gamma, beta, mean, np.maximum(variance, floor)])
     return model
 
 
-def streaming_tsm(backbone="mobilenet_v2", num_segments=4, image_size=32, **kwargs):
-    """A tiny uni-directional TSM with calibrated batch norm and spread-out logits."""
+def streaming_tsm(
+    backbone="mobilenet_v2", num_segments=4, image_size=32, variance_floor=0.0, seed=None, **kwargs
+):
+    """A tiny uni-directional TSM with calibrated batch norm and spread-out logits.
+
+    With a `seed`, the weights do not depend on what ran before.
+    `variance_floor` goes to `calibrate_batch_norm`.
+    """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     model = tiny_tsm(
         backbone,
         num_segments=num_segments,
@@ -37,7 +56,7 @@ def streaming_tsm(backbone="mobilenet_v2", num_segments=4, image_size=32, **kwar
         **kwargs,
     )
     clips = random_clips(4, num_segments, image_size, seed=7)
-    calibrate_batch_norm(model, clips)
+    calibrate_batch_norm(model, clips, variance_floor)
     # Logits of a few units, as a trained classifier's: the float32 tolerance
     # (1e-3, absolute) is then as strict as it is on a real model.
     logits = np.asarray(per_frame_model(model)(clips, training=False))

@@ -1,8 +1,10 @@
 """The Android demo's Kotlin core, tested on the JVM against the Python reference.
 
-Generates golden vectors from a tiny exported streaming model (`tsm_tf.lite.golden`: raw
-frames, the exact inputs and states fed to the real TFLite interpreter, its outputs,
-and the Python client's smoothed scores), compiles android_demo/core with its JUnit 4
+Generates golden vectors from a tiny exported streaming model, float32 and full int8
+(`tsm_tf.lite.golden`: raw frames, the exact inputs and states fed to the real TFLite
+interpreter, its outputs, and the Python client's smoothed scores; state outputs renamed
+so that only pairing by model.json's names replays them, and a smoothed top-1 that
+changes), compiles android_demo/core with its JUnit 4
 tests using Debian's kotlinc (no Gradle, no Android SDK), and runs them.
 
 Needs `kotlinc` and junit4: `sudo apt-get install -y kotlin junit4`. Without them this
@@ -17,6 +19,7 @@ import subprocess
 import pytest
 
 from tsm_tf.lite import golden
+from tsm_tf.lite import pacer_golden
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "android_demo" / "core" / "src"
@@ -72,8 +75,12 @@ def test_kotlin_core_replays_python_golden_vectors(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    golden_dir = tmp_path / "golden"
-    golden.write_golden_vectors(str(golden_dir))
+    golden_dirs = [tmp_path / "golden" / precision for precision in ("float32", "int8")]
+    for golden_dir in golden_dirs:
+        golden.write_golden_vectors(str(golden_dir), precision=golden_dir.name)
+    # The frame pacer's timestamps and choices, replayed by FramePacerGoldenTest.kt.
+    pacer_file = tmp_path / "golden" / pacer_golden.PACER_FILE
+    pacer_golden.write_pacer_golden(str(pacer_file))
     compile_output, _ = compile_process.communicate(timeout=300)
     assert compile_process.returncode == 0, f"kotlinc failed:\n{compile_output}"
 
@@ -82,7 +89,8 @@ def test_kotlin_core_replays_python_golden_vectors(tmp_path):
     result = subprocess.run(
         [
             java,
-            f"-Dtsm.golden={golden_dir}",
+            f"-Dtsm.golden={os.pathsep.join(map(str, golden_dirs))}",
+            f"-Dtsm.pacer={pacer_file}",
             "-cp",
             os.pathsep.join([str(jar), *classpath]),
             "org.junit.runner.JUnitCore",

@@ -1,6 +1,10 @@
 """The built-in motion dataset: reproducible bytes, balanced labels, motions in the stated direction."""
 
 import hashlib
+import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +17,8 @@ from tsm_tf.data import write_motion_dataset
 from tsm_tf.data.motion import _MIN_TEXTURE
 from tsm_tf.data.motion import render_clip
 from tsm_tf.data.motion import texture
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def digest(folder):
@@ -134,3 +140,29 @@ def test_single_frames_do_not_show_the_direction_even_at_high_speed():
     }
     assert detail["zoom_in"] == pytest.approx(detail["zoom_out"], rel=0.1), detail
     assert max(detail.values()) / min(detail.values()) < 1.5, detail
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_worker_processes_start_from_an_unguarded_script_and_from_stdin(tmp_path, how):
+    # Spawned workers once re-ran the caller's script: without an `if __name__ == "__main__":`
+    # guard that recursed (RuntimeError about bootstrapping, forever), and from stdin it failed.
+    script = tmp_path / "make_data.py"
+    script.write_text(
+        "import tsm_tf.data\n"
+        f"paths = tsm_tf.data.write_motion_dataset({str(tmp_path / 'motion')!r}, num_clips=4,"
+        " num_frames=2, frame_size=32, num_shards=2, num_workers=2)\n"
+        "print('wrote', paths['labels'])\n"
+    )
+    command = [sys.executable, str(script)] if how == "script" else [sys.executable, "-"]
+    result = subprocess.run(
+        command,
+        input=script.read_text() if how == "stdin" else None,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO)),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "bootstrapping" not in result.stderr
+    assert result.stdout.strip() == f"wrote {tmp_path / 'motion' / 'labels.txt'}"

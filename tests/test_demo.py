@@ -26,6 +26,8 @@ def test_demo_trains_both_models_exports_and_streams(tmp_path):
     assert summary["streaming"]["num_frames"] == 9 * 8
     for path in (tsm["model"], tsn["model"], out_dir / "export" / "tsm_streaming.tflite", out_dir / "export" / "tsm_streaming.json"):
         assert os.path.getsize(path) > 0, path
+    # The motion records say 25 fps and the model samples all 8 frames of each clip.
+    assert json.loads((out_dir / "export" / "tsm_streaming.json").read_text())["frame_rate"] == 25.0
     # The one table, with the comparison and the streaming figures.
     assert "| held-out top-1 (Keras, 8 frames) |" in result.stdout
     assert "streaming top-1 (TFLite, frame by frame)" in result.stdout

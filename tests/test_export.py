@@ -3,9 +3,11 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,7 +19,10 @@ from tests.helpers import tiny_tsm
 from tests.streaming_helpers import streaming_tsm
 from tsm_tf.lite.export import UnsupportedOpsError
 from tsm_tf.lite.export import convert_to_tflite
+from tsm_tf.lite.metadata import write_metadata
+from tsm_tf.lite.parity import FLOAT32_TOLERANCE
 from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.tflite_model import TFLiteModel
 
 PRECISIONS = ["float32", "float16", "dynamic_int8", "int8"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,14 +30,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def model():
-    return streaming_tsm("mobilenet_v2")
+    # Batch-norm variances floored at their layer's median: a random network
+    # whose near-constant channels are amplified hundreds of times is chaotic
+    # (no int8 export can follow it); a trained one is not.
+    return streaming_tsm("mobilenet_v2", variance_floor=1.0, seed=3)
 
 
 @pytest.fixture(scope="module")
 def frames():
-    """Calibration frames and, disjoint from them, parity frames."""
-    all_frames = random_clips(1, 40, 32, seed=11)[0]
-    return all_frames[:16], all_frames[16:]
+    """Calibration frames (all 64 the exporter takes) and, disjoint from them
+    but of the same statistics, parity frames."""
+    all_frames = random_clips(1, 88, 32, seed=11)[0]
+    return all_frames[:64], all_frames[64:]
 
 
 @pytest.fixture(scope="module")
@@ -138,18 +147,71 @@ def test_builtin_ops_only_and_no_temporary_files(streaming_exports, precision):
     assert not [name for name in os.listdir(os.path.dirname(path)) if name.endswith(".tmp")]
 
 
+def streamed_tflite_logits(path, frames):
+    """Logits of `frames` streamed through the exported model from zero states."""
+    tflite = TFLiteModel(path)
+    return np.stack([tflite(frame) for frame in frames])
+
+
+def assert_follows_the_clip_model(model, path, frames):
+    """The streamed `.tflite` gives the clip model's causal per-frame logits.
+
+    The reference runs the clip graph (no states), so it does not share the
+    online model's state names with the export, and it must be sensitive:
+    restarting from zero states midway must move its logits far beyond the
+    tolerance.
+    """
+    expected = tsm_tf.causal_frame_logits(model, frames)
+    half = len(frames) // 2
+    restarted = np.concatenate(
+        [expected[:half], tsm_tf.causal_frame_logits(model, frames[half:])]
+    )
+    assert np.abs(restarted - expected).max() > 100 * FLOAT32_TOLERANCE
+    np.testing.assert_allclose(
+        streamed_tflite_logits(path, frames), expected, atol=FLOAT32_TOLERANCE, rtol=0
+    )
+
+
 def test_float32_parity_on_the_real_interpreter(model, streaming_exports, frames):
     report = tsm_tf.check_parity(model, streaming_exports["float32"], frames=frames[1])
     assert report.max_abs_logit > 1.0
     assert report.max_abs_difference <= 1e-3 and report.passed, report.summary()
+    assert_follows_the_clip_model(model, streaming_exports["float32"], frames[1][:12])
 
 
 def test_float32_parity_resnet50(tmp_path):
-    model = streaming_tsm("resnet50")
+    model = streaming_tsm("resnet50", seed=4)
     path = str(tmp_path / "resnet.tflite")
     tsm_tf.export_tflite(model, path)
     report = tsm_tf.check_parity(model, path, num_frames=12)
     assert report.passed and report.num_steps == 12, report.summary()
+    assert_follows_the_clip_model(model, path, random_clips(1, 12, 32, seed=5)[0])
+
+
+def swap_two_state_outputs(online):
+    """A copy of the online model whose two first same-shape states feed each
+    other's inputs: a state-pairing bug that keeps every name and shape."""
+    outputs = dict(online.output)
+    names = [name for name in outputs if name != "logits"]
+    first, second = next(
+        (a, b) for a in names for b in names
+        if a < b and tuple(outputs[a].shape) == tuple(outputs[b].shape)
+    )
+    outputs[first], outputs[second] = outputs[second], outputs[first]
+    swapped = keras.Model(online.input, outputs, name=online.name)
+    swapped.tsm_config = online.tsm_config
+    return swapped
+
+
+def test_a_state_pairing_bug_fails_the_comparison_with_the_clip_model(model, frames, tmp_path):
+    swapped = swap_two_state_outputs(tsm_tf.build_online_tsm(model))
+    path = str(tmp_path / "swapped.tflite")
+    tsm_tf.export_tflite(swapped, path)
+    parity_frames = frames[1][:12]
+    # The library's own online model carries the same bug, so parity with it cannot see it.
+    assert tsm_tf.check_parity(swapped, path, frames=parity_frames).passed
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        assert_follows_the_clip_model(model, path, parity_frames)
 
 
 def test_float16_parity(model, streaming_exports, frames):
@@ -158,13 +220,32 @@ def test_float16_parity(model, streaming_exports, frames):
 
 
 @pytest.mark.parametrize("precision", ["dynamic_int8", "int8"])
-def test_quantized_logits_follow_keras(model, streaming_exports, frames, precision):
+def test_quantized_exports_pass_the_parity_bar(model, streaming_exports, frames, precision):
     report = tsm_tf.check_parity(model, streaming_exports[precision], frames=frames[1])
-    # A random tiny network is far more sensitive to quantization than a
-    # trained one (the script's thresholds are for trained models); its
-    # logits must still follow Keras': better than chance (1/5) on top-1.
-    assert 0 < report.max_abs_difference < report.max_abs_logit, report.summary()
-    assert report.top1_agreement >= 0.35, report.summary()
+    assert report.passed, report.summary()
+    assert 0 < report.max_abs_difference < 0.5 * report.max_abs_logit, report.summary()
+    # The verdict means something only if top-1 is not constant over the frames.
+    expected = tsm_tf.causal_frame_logits(model, frames[1])
+    assert len(set(expected.argmax(-1))) >= 3
+
+
+def without_zero_points(metadata):
+    """The quantization book of a client that forgets zero points: `q = x / scale`."""
+    for tensor in [metadata["input"], metadata["output"], *metadata["states"]]:
+        tensor["quantization"]["zero_point"] = 0
+
+
+def test_int8_with_wrong_zero_points_fails_parity(model, streaming_exports, frames, tmp_path):
+    source = streaming_exports["int8"]
+    path = str(tmp_path / "model.tflite")
+    shutil.copyfile(source, path)
+    metadata = metadata_of(source)
+    # The frame's zero point is far from 0 (its range [0, 255] maps to [-128, 127]).
+    assert metadata["input"]["quantization"]["zero_point"] <= -100
+    without_zero_points(metadata)
+    write_metadata(path, metadata)
+    report = tsm_tf.check_parity(model, path, frames=frames[1])
+    assert not report.passed, report.summary()
 
 
 def test_int8_states_feed_back_unchanged(model, streaming_exports, frames):
@@ -255,6 +336,16 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     model.save(model_path)
     labels_path = tmp_path / "labels.txt"
     labels_path.write_text("one\ntwo\nthree\nfour\nfive\n")
+    # The training run beside the model: 30 fps records of 16 frames, 8 segments -> 15 fps.
+    import tensorflow as tf
+
+    from tsm_tf.data import records
+    from tsm_tf.training import TrainConfig
+
+    records_path = str(tmp_path / "train-00000-of-00001.tfrecord")
+    with tf.io.TFRecordWriter(records_path) as writer:
+        writer.write(records.serialize_video([b"x"] * 16, 0, "v", 30.0, 8, 8))
+    TrainConfig(train_pattern=records_path, run_dir=str(tmp_path), num_segments=8).save(tmp_path / "config.json")
     output = tmp_path / "out" / "model.tflite"
     assets = tmp_path / "assets"
     result = subprocess.run(
@@ -270,6 +361,7 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     assert "parity PASS" in result.stdout
     metadata = metadata_of(str(output))
     assert metadata["labels"] == ["one", "two", "three", "four", "five"]
+    assert metadata["frame_rate"] == 15.0
     assert (assets / "model.tflite").read_bytes() == output.read_bytes()
     assert json.loads((assets / "model.json").read_text()) == metadata
     assert (assets / "labels.txt").read_text().split() == metadata["labels"]

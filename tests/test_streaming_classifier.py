@@ -41,19 +41,21 @@ def copy_model(path, folder, metadata_change=None):
     return target
 
 
+def clip_model_logits(model, frames):
+    """Independent reference: the clip model's causal per-frame logits (no states)."""
+    return tsm_tf.causal_frame_logits(model, np.stack([resize_and_center_crop(f, 32) for f in frames]))
+
+
 def test_predictions_follow_keras_with_smoothing(exported):
     model, path = exported
     classifier = tsm_tf.StreamingClassifier(path, num_threads=2, smoothing_window=3)
     frames = raw_frames(6)
     predictions = [classifier.classify(frame) for frame in frames]
 
-    online = tsm_tf.build_online_tsm(model)
-    states = tsm_tf.initial_states(online)
-    keras_logits = []
-    for frame in frames:
-        outputs = online({"frame": resize_and_center_crop(frame, 32)[None], **states})
-        keras_logits.append(np.asarray(outputs["logits"])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
+    keras_logits = clip_model_logits(model, frames)
+    # The reference sees the states: restarting it at frame 3 moves its logits far.
+    restarted = clip_model_logits(model, frames[3:])
+    assert np.abs(restarted - keras_logits[3:]).max() > 100 * 1e-3
     for index, prediction in enumerate(predictions):
         assert prediction.frame_index == index
         np.testing.assert_allclose(prediction.logits, keras_logits[index], atol=1e-3)
@@ -69,6 +71,26 @@ def test_predictions_follow_keras_with_smoothing(exported):
     assert classifier.state_bytes() == sum(
         4 * int(np.prod(state["shape"])) for state in classifier.metadata["states"]
     )
+
+
+def swap_paired_outputs(metadata):
+    """Pairs two same-shape states the wrong way round: each output feeds the other's input."""
+    states = metadata["states"]
+    first, second = next(
+        (a, b) for a in states for b in states if a is not b and a["shape"] == b["shape"]
+    )
+    first["output"], second["output"] = second["output"], first["output"]
+
+
+def test_a_client_pairing_states_wrongly_no_longer_follows_the_clip_model(exported, tmp_path):
+    model, path = exported
+    frames = raw_frames(6)
+    expected = clip_model_logits(model, frames)
+    classifier = tsm_tf.StreamingClassifier(copy_model(path, str(tmp_path), swap_paired_outputs))
+    logits = np.stack([classifier.classify(frame).logits for frame in frames])
+    # The first frame starts from zero states either way; later ones carry the mix-up.
+    np.testing.assert_allclose(logits[0], expected[0], atol=1e-3)
+    assert np.abs(logits - expected).max() > 100 * 1e-3
 
 
 def test_reset_restarts_the_stream(exported):
@@ -154,26 +176,98 @@ def test_clip_models_and_bad_arguments_are_refused(exported, tmp_path):
         tsm_tf.StreamingClassifier(exported[1], num_threads=0)
 
 
-def test_tsm_stream_cli_prints_top_k_and_latency(exported, tmp_path):
+def write_video(path, rate, frame_numbers, seed=3):
+    """An mpeg4 video whose frames are shown at `frame_number / rate` seconds (gaps allowed)."""
+    import fractions
+
     import av
 
-    video = str(tmp_path / "clip.mp4")
-    with av.open(video, "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
+    with av.open(path, "w") as container:
+        stream = container.add_stream("mpeg4", rate=rate)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for frame in raw_frames(25, seed=3):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        for number, frame in zip(frame_numbers, raw_frames(len(frame_numbers), seed=seed)):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts, video_frame.time_base = number, fractions.Fraction(1, rate)
+            for packet in stream.encode(video_frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def run_tsm_stream(model_path, video):
     result = subprocess.run(
-        [sys.executable, "-m", "tsm_tf.cli.stream", f"--model={exported[1]}", f"--video={video}",
+        [sys.executable, "-m", "tsm_tf.cli.stream", f"--model={model_path}", f"--video={video}",
          "--every=frame", "--top_k=2"],
         capture_output=True, text=True, timeout=300,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if "frame" in line and "s  " in line]
+    return result.stdout, lines
+
+
+def with_frame_rate(frame_rate):
+    def change(metadata):
+        metadata["frame_rate"] = frame_rate
+
+    return change
+
+
+def test_tsm_stream_cli_prints_top_k_and_latency(exported, tmp_path):
+    video = write_video(str(tmp_path / "clip.mp4"), 10, range(25))
+    output, lines = run_tsm_stream(exported[1], video)
     assert len(lines) == 25
     assert lines[0].split()[1:3] == ["frame", "0"]
-    assert "latency: 25 frames" in result.stdout and "state memory:" in result.stdout
+    assert "latency: 25 frames" in output and "state memory:" in output
+    assert "fed 25 of 25 frames, 10.0 fps (the model takes every frame)" in output
+
+
+def test_tsm_stream_feeds_a_30_fps_video_at_the_models_10_fps_by_timestamp(exported, tmp_path):
+    model_path = copy_model(exported[1], str(tmp_path), with_frame_rate(10))
+    # 30 fps with the frame at 0.5 s missing: by timestamp the pacer takes the
+    # next frame (0.533 s) and then returns to the 0.1 s grid (0.6 s); every
+    # third decoded frame would be 0.533 s and 0.633 s.
+    frame_numbers = [number for number in range(31) if number != 15]
+    video = write_video(str(tmp_path / "clip30.mp4"), 30, frame_numbers)
+    output, lines = run_tsm_stream(model_path, video)
+    timestamps = [line.split()[0] for line in lines]
+    assert timestamps == [
+        "0.00s", "0.10s", "0.20s", "0.30s", "0.40s", "0.53s", "0.60s", "0.70s", "0.80s", "0.90s", "1.00s"
+    ]
+    assert [int(line.split()[2]) for line in lines] == list(range(11))
+    assert "fed 11 of 30 frames, 10.0 fps (the model expects 10.0 fps)" in output
+    assert "latency: 11 frames" in output and "slower" not in output
+
+
+def test_tsm_stream_feeds_every_frame_of_a_slower_video_and_says_so(exported, tmp_path):
+    model_path = copy_model(exported[1], str(tmp_path), with_frame_rate(10))
+    video = write_video(str(tmp_path / "clip5.mp4"), 5, range(8))
+    output, lines = run_tsm_stream(model_path, video)
+    assert [line.split()[0] for line in lines] == [f"{index / 5:.2f}s" for index in range(8)]
+    assert "fed 8 of 8 frames, 5.0 fps (the model expects 10.0 fps)" in output
+    assert "the video (5.0 fps) is slower than the model's 10.0 fps, so every frame was fed" in output
+
+
+def test_classify_at_follows_the_metadata_frame_rate(exported, tmp_path):
+    paced = tsm_tf.StreamingClassifier(copy_model(exported[1], str(tmp_path), with_frame_rate(10)))
+    every = tsm_tf.StreamingClassifier(exported[1])
+    frames = raw_frames(7, seed=4)
+    assert paced.frame_rate == 10.0 and every.frame_rate is None
+    fed = [paced.classify_at(frame, index / 30) for index, frame in enumerate(frames)]
+    assert [prediction is not None for prediction in fed] == [True, False, False, True, False, False, True]
+    # The fed frames are frames 0, 3 and 6, as if only they had been streamed.
+    for prediction, frame in zip([fed[0], fed[3], fed[6]], frames[[0, 3, 6]]):
+        np.testing.assert_allclose(prediction.logits, every.classify(frame).logits, atol=1e-6)
+    assert paced.pacer.taken_rate == 10.0
+    paced.reset()
+    assert paced.pacer.num_offered == 0 and paced.classify_at(frames[1], 5.0) is not None
+
+
+def test_metadata_without_a_frame_rate_feeds_every_frame(exported, tmp_path):
+    def drop_frame_rate(metadata):
+        del metadata["frame_rate"]
+
+    classifier = tsm_tf.StreamingClassifier(copy_model(exported[1], str(tmp_path), drop_frame_rate))
+    assert classifier.frame_rate is None
+    assert all(classifier.classify_at(frame, index / 120) for index, frame in enumerate(raw_frames(4)))

@@ -420,3 +420,55 @@ def normalize_frames(frames):
     """RGB [0, 255] `(..., H, W, 3)` NumPy -> normalized `(..., 3, H, W)` float32 tensor."""
     frames = (np.asarray(frames, np.float64) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.moveaxis(frames, -1, -3).astype(np.float32))
+
+
+# ---------------------------------------------------------------- deeper ResNets
+# Kept apart from ResNet50 above so that edits to either merge cleanly.
+
+RESNET_STAGE_BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet module tree for any bottleneck depth (`resnet101`: 3, 4, 23, 3)."""
+
+    def __init__(self, blocks_per_stage, num_classes=1000, base_width=64):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, base_width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(base_width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        in_channels = base_width
+        for stage, blocks in enumerate(blocks_per_stage, 1):
+            stride = 1 if stage == 1 else 2
+            width = base_width * 2 ** (stage - 1)
+            layers = []
+            for index in range(blocks):
+                layers.append(Bottleneck(in_channels, width, stride if index == 0 else 1))
+                in_channels = width * 4
+            setattr(self, f"layer{stage}", nn.Sequential(*layers))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def add_resnet_shift_blockres(net, num_segments, shift_div=8):
+    """make_temporal_shift(place="blockres") of the release, ops/temporal_shift.py:
+    with 23 or more blocks in layer3, n_round = 2 and only blocks whose index
+    i satisfies i % n_round == 0 are wrapped, in every stage."""
+    n_round = 2 if len(list(net.layer3.children())) >= 23 else 1
+    for stage in (net.layer1, net.layer2, net.layer3, net.layer4):
+        for index, block in enumerate(stage):
+            if index % n_round == 0:
+                block.conv1 = TemporalShiftWrapper(block.conv1, num_segments, shift_div)
+
+
+def release_resnet_tsm(depth, num_classes, num_segments, shift_div=8, base_width=64):
+    """A release-layout TSM (or TSN with shift_div=0) on ResNet `depth`, ready to save."""
+    base = ResNet(RESNET_STAGE_BLOCKS[depth], base_width=base_width)
+    if shift_div:
+        add_resnet_shift_blockres(base, num_segments, shift_div)
+    return DataParallelLike(TSNWrapper(base, num_classes, num_segments, "fc"))

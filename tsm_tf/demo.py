@@ -135,12 +135,20 @@ def evaluate_model(model, paths):
     return evaluate(model, paths["validation"], batch_size=32)
 
 
-def export_streaming(model, out_dir):
-    """Exports the TSM as a float32 streaming TFLite model and checks parity."""
+def export_streaming(model, out_dir, paths):
+    """Exports the TSM as a float32 streaming TFLite model and checks parity.
+
+    The metadata's frame rate comes from the training records: the motion
+    clips are stored at 25 fps (a nominal rate: the renderer moves the content
+    a set number of pixels per frame) and the model samples all 8 frames of
+    each, so a camera fed at 25 fps shows motion at the trained speed.
+    """
     import tsm_tf
+    from tsm_tf.data.frame_rate import sampled_frame_rate
 
     path = os.path.join(out_dir, "export", "tsm_streaming.tflite")
-    tsm_tf.export_tflite(model, path, mode="streaming", precision="float32")
+    frame_rate = sampled_frame_rate(paths["train"], NUM_FRAMES, RECIPE.get("sampling", "segment"))
+    tsm_tf.export_tflite(model, path, mode="streaming", precision="float32", frame_rate=frame_rate)
     report = tsm_tf.check_parity(model, path)
     if not report.passed:
         raise RuntimeError(f"TFLite parity failed: {report.summary()}")
@@ -233,7 +241,7 @@ def main(argv):
             "train_seconds": train_seconds[name],
             "model": path,
         }
-    tflite_path, parity = export_streaming(models["tsm"], out_dir)
+    tflite_path, parity = export_streaming(models["tsm"], out_dir, paths)
     summary["parity"] = parity.summary()
     summary["streaming"] = stream_held_out(tflite_path, paths)
     summary["total_seconds"] = time.time() - start
@@ -253,6 +261,7 @@ def main(argv):
     print(f"  streaming model: {tflite_path} (+ {os.path.splitext(tflite_path)[0]}.json)")
     print(f"  summary:         {summary_path}")
     print(f"  TensorBoard:     tensorboard --logdir {out_dir}")
+    print(f"  try it live:     tsm-web --model={tflite_path}  (then open the printed URL)")
 
 
 if __name__ == "__main__":

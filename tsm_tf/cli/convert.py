@@ -3,6 +3,7 @@
 Usage:
     tsm-convert --checkpoint=TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth \
         --output=tsm_resnet50_kinetics.keras [--labels=kinetics_labels.txt]
+    tsm-convert --preset=tsm_resnet50_kinetics400_8f --output=tsm_resnet50_kinetics.keras
 
 The architecture comes from the checkpoint where it says it: the backbone and
 class count from its tensors, the shift from the release's `conv1.net`
@@ -21,10 +22,13 @@ from tsm_tf.utils.atomic_files import atomic_path
 from tsm_tf.utils.label_files import read_label_file
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file.", required=True)
+flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file (or --preset).")
+flags.DEFINE_string(
+    "preset", None, "A preset name (tsm_tf.presets.PRESETS): download, convert, with labels."
+)
 flags.DEFINE_string("output", None, "The .keras file to write.", required=True)
 flags.DEFINE_enum(
-    "backbone", None, ["resnet50", "mobilenet_v2"], "Backbone (default: inferred)."
+    "backbone", None, ["resnet50", "resnet101", "mobilenet_v2"], "Backbone (default: inferred)."
 )
 flags.DEFINE_integer("num_classes", None, "Classes (default: the checkpoint's).")
 flags.DEFINE_integer(
@@ -91,6 +95,13 @@ def main(argv):
 
     if not FLAGS.output.endswith(".keras"):
         raise app.UsageError(f"--output must end in .keras. Received: {FLAGS.output}")
+    if (FLAGS.preset is None) == (FLAGS.checkpoint is None):
+        raise app.UsageError("Pass exactly one of --checkpoint=file.pth and --preset=name.")
+    if FLAGS.preset is not None:
+        model = tsm_tf.TSMClassifier.from_preset(FLAGS.preset, image_size=FLAGS.image_size)
+        save_atomically(model, FLAGS.output)
+        print(FLAGS.output)
+        return
     checkpoint = read_torch_checkpoint(FLAGS.checkpoint)
     config = resolve_config(
         checkpoint,

@@ -4,6 +4,12 @@ Usage:
     tsm-eval --model=runs/tsm/best.keras --pattern='data/validation-*.tfrecord' \
         --num_clips=10 --num_crops=3 --out_dir=runs/tsm/eval
 
+    tsm-eval --preset=tsm_resnet50_sthv2_8f --pattern='data/validation-*.tfrecord' \
+        --num_clips=2 --num_crops=3 --out_dir=runs/presets/sthv2
+
+With --preset, the authors' checkpoint is downloaded (once) and converted, and
+the accuracy they report is printed with its protocol for comparison.
+
 Writes `report.json` (top-1, top-5, per-class accuracy, confusion matrix) and
 `confusion.png` into --out_dir, and prints the headline numbers.
 """
@@ -15,7 +21,8 @@ import sys
 from absl import app
 from absl import flags
 
-_MODEL = flags.DEFINE_string("model", None, "A .keras model from tsm-train.", required=True)
+_MODEL = flags.DEFINE_string("model", None, "A .keras model from tsm-train (or --preset).")
+_PRESET = flags.DEFINE_string("preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model.")
 _PATTERN = flags.DEFINE_string("pattern", None, "Glob of the shards to evaluate.", required=True)
 _OUT_DIR = flags.DEFINE_string("out_dir", None, "Report folder; default: <model folder>/eval.")
 _NUM_CLIPS = flags.DEFINE_integer("num_clips", 1, "Clips per video.")
@@ -28,7 +35,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger().setLevel(logging.INFO)
-    if not os.path.isfile(_MODEL.value):
+    if (_PRESET.value is None) == (_MODEL.value is None):
+        raise app.UsageError("Pass exactly one of --model=model.keras and --preset=name.")
+    if _MODEL.value is not None and not os.path.isfile(_MODEL.value):
         logging.error("No model file at %s. Expected a .keras file written by tsm-train.", _MODEL.value)
         sys.exit(1)
     import keras
@@ -37,7 +46,16 @@ def main(argv):
     from tsm_tf.training.evaluation import evaluate
     from tsm_tf.training.evaluation import write_report
 
-    model = keras.models.load_model(_MODEL.value, compile=False)
+    if _PRESET.value is not None:
+        from tsm_tf.presets import get_preset
+
+        preset = get_preset(_PRESET.value)
+        model = tsm_tf.TSMClassifier.from_preset(_PRESET.value)
+        for reported in preset["accuracy"]:
+            logging.info("The authors report top-1 %s%% for %s (tsm-eval flags: %s).",
+                         reported["top1"], reported["protocol"], reported["tsm_eval"])
+    else:
+        model = keras.models.load_model(_MODEL.value, compile=False)
     try:
         report = evaluate(
             model,
@@ -50,7 +68,12 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         sys.exit(1)
-    out_dir = _OUT_DIR.value or os.path.join(os.path.dirname(os.path.abspath(_MODEL.value)), "eval")
+    if _OUT_DIR.value:
+        out_dir = _OUT_DIR.value
+    elif _MODEL.value is not None:
+        out_dir = os.path.join(os.path.dirname(os.path.abspath(_MODEL.value)), "eval")
+    else:
+        out_dir = os.path.join("eval", _PRESET.value)
     write_report(report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png"))
     print(
         f"{report['num_videos']} videos, {_NUM_CLIPS.value} clip(s) x {_NUM_CROPS.value} crop(s): "

@@ -2,7 +2,7 @@
 
 Usage:
 
-    python -m tsm_tf.cli.golden --output_dir /tmp/golden
+    python -m tsm_tf.cli.golden --output_dir /tmp/golden [--precision int8]
 """
 
 import logging
@@ -14,7 +14,8 @@ from absl import flags
 def define_flags() -> None:
     """Defines this command's flags (at start-up, never at import)."""
     flags.DEFINE_string("output_dir", None, "Directory for model.tflite, model.json and golden.json.")
-    flags.DEFINE_integer("num_frames", 6, "Frames in the stream.")
+    flags.DEFINE_integer("num_frames", 9, "Frames in the stream.")
+    flags.DEFINE_enum("precision", "float32", ["float32", "int8"], "Precision of the exported model.")
     flags.DEFINE_integer("seed", 0, "Seed for the model weights and the frames.")
     flags.mark_flag_as_required("output_dir")
 
@@ -25,7 +26,10 @@ def main(argv):
 
     logging.getLogger().setLevel(logging.INFO)
     values = flags.FLAGS
-    print(write_golden_vectors(values.output_dir, num_frames=values.num_frames, seed=values.seed))
+    path = write_golden_vectors(
+        values.output_dir, num_frames=values.num_frames, seed=values.seed, precision=values.precision
+    )
+    print(path)
 
 
 def run():

@@ -1,9 +1,14 @@
 """Runs shard-writing tasks in worker processes, with a progress bar on stderr.
 
 Workers are started with "spawn" (never fork a process that has TensorFlow
-threads running). Each task reports finished items through a queue so the
-bar moves per video, not per shard.
+threads running), without re-running the caller's `__main__`: the tasks are
+module-level functions of tsm_tf, so the workers never need the caller's
+script, and a script without an `if __name__ == "__main__":` guard (or code
+piped to `python -`, or a notebook) works as it is. Each task reports
+finished items through a queue so the bar moves per video, not per shard.
 """
+
+import contextlib
 
 import logging
 import multiprocessing
@@ -105,9 +110,11 @@ def run_tasks(
         return results
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
-    with context.Pool(
-        min(num_workers, len(tasks)), initializer=_initialize_worker, initargs=(progress_queue,)
-    ) as pool:
+    with _main_module_hidden():
+        pool = context.Pool(
+            min(num_workers, len(tasks)), initializer=_initialize_worker, initargs=(progress_queue,)
+        )
+    with pool:
         pending = pool.map_async(function, tasks, chunksize=1)
         while not pending.ready():
             try:
@@ -122,3 +129,28 @@ def run_tasks(
                 break
     bar.close()
     return results
+
+
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Starts workers that skip importing the caller's `__main__`.
+
+    A spawned worker re-runs the parent's main script (or module) before it
+    takes tasks, which recurses without a `__main__` guard and fails outright
+    for code read from stdin; spawn's preparation skips that step when
+    `__main__` has neither a spec nor a file, so both are hidden while the
+    workers start.
+    """
+    main = sys.modules["__main__"]
+    missing = object()
+    saved = {name: main.__dict__.get(name, missing) for name in ("__spec__", "__file__")}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                main.__dict__.pop(name, None)
+            else:
+                main.__dict__[name] = value

@@ -37,8 +37,8 @@ MOBILENET_V2_REFERENCE = "mobilenet_v2_reference"
 TORCHVISION = "torchvision"
 LAYOUTS = (TSM_RELEASE, MOBILENET_V2_REFERENCE, TORCHVISION)
 
-# The only ResNet the backbones implement: blocks per stage of ResNet50.
-RESNET50_BLOCKS = (3, 4, 6, 3)
+# The ResNets the backbones implement, by blocks per stage.
+RESNET_BLOCKS = {(3, 4, 6, 3): "resnet50", (3, 4, 23, 3): "resnet101"}
 
 # archs/mobilenet_v2.py Sequential index -> torchvision's, per block kind.
 _REFERENCE_TO_TORCHVISION_EXPANDED = {
@@ -69,7 +69,7 @@ class TorchCheckpoint:
     Attributes:
         path: the file read.
         layout: one of `LAYOUTS`.
-        backbone: `"resnet50"` or `"mobilenet_v2"`.
+        backbone: `"resnet50"`, `"resnet101"` or `"mobilenet_v2"`.
         tensors: canonical name -> float32 (or integer) NumPy array.
         original_names: canonical name -> the key in the file.
         shifted_blocks: Keras block names (`"layer1_0"`, `"features_3"`)
@@ -111,7 +111,7 @@ def read_torch_checkpoint(path: str | os.PathLike) -> TorchCheckpoint:
         ImportError: torch is not installed (`pip install tsm_tf[torch]`).
         FileNotFoundError: no such file.
         ValueError: the file is truncated or corrupt, needs unsafe
-            unpickling, holds no state dict, or is not a ResNet50 / MobileNetV2
+            unpickling, holds no state dict, or is not a ResNet50 / ResNet101 / MobileNetV2
             in a known layout.
     """
     path = os.fspath(path)
@@ -278,7 +278,7 @@ def _canonicalize(arrays, path):
             name = name.replace(".net.", ".", 1)
         canonical[key] = name
 
-    if backbone == "resnet50":
+    if backbone.startswith("resnet"):
         canonical = {
             key: "classifier." + name[len("fc."):] if name.startswith("fc.") else name
             for key, name in canonical.items()
@@ -338,13 +338,14 @@ def _detect_backbone(names, path):
                 if name.startswith(f"layer{stage}.")
             }
             blocks.append(len(indices))
-        if tuple(blocks) != RESNET50_BLOCKS:
+        if tuple(blocks) not in RESNET_BLOCKS:
             raise ValueError(
                 f"{path!r} is a ResNet with {tuple(blocks)} blocks per stage; "
-                f"tsm_tf implements ResNet50 {RESNET50_BLOCKS} only (ResNet101 "
-                "and deeper are not supported)."
+                "tsm_tf implements "
+                + " and ".join(f"{name} {stages}" for stages, name in RESNET_BLOCKS.items())
+                + " only."
             )
-        return "resnet50"
+        return RESNET_BLOCKS[tuple(blocks)]
     if any(name.startswith("features.") for name in names):
         return "mobilenet_v2"
     raise ValueError(
@@ -418,7 +419,7 @@ def infer_build_config(checkpoint: TorchCheckpoint) -> dict:
 
 def _infer_width(checkpoint):
     tensors = checkpoint.tensors
-    if checkpoint.backbone == "resnet50":
+    if checkpoint.backbone.startswith("resnet"):
         stem = tensors.get("conv1.weight")
         if stem is None:
             return None

@@ -37,6 +37,10 @@ IMAGENET_WEIGHTS = {
         "url": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
         "sha256_prefix": "0676ba61",
     },
+    "resnet101": {
+        "url": "https://download.pytorch.org/models/resnet101-63fe2227.pth",
+        "sha256_prefix": "63fe2227",
+    },
     "mobilenet_v2": {
         "url": "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
         "sha256_prefix": "b0353104",

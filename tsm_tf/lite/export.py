@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tsm_tf.lite import metadata as metadata_lib
+from tsm_tf.lite.frame_pacer import check_frame_rate
 from tsm_tf.lite.preprocessing import resize_and_center_crop
 from tsm_tf.lite.streaming import stream_keras
 from tsm_tf.models.online_tsm import FRAME_INPUT
@@ -47,6 +48,7 @@ def export_tflite(
     labels: list[str] | None = None,
     representative_data=None,
     num_representative_frames: int = DEFAULT_NUM_REPRESENTATIVE_FRAMES,
+    frame_rate: float | None = None,
 ) -> dict:
     """Converts a TSM to a `.tflite` file and writes its metadata beside it.
 
@@ -77,6 +79,12 @@ def export_tflite(
             training=False)`. RGB in [0, 255]; frames of another size are
             resized and cropped by the evaluation rule.
         num_representative_frames: at most this many frames are used.
+        frame_rate: frames per second at which the streaming model expects
+            frames (the rate its training clips were sampled at:
+            `tsm_tf.data.frame_rate.sampled_frame_rate` derives it from the
+            records), written to the metadata's `frame_rate`; clients pick
+            frames by timestamp at that rate (`tsm_tf.FramePacer`). None
+            (the default) writes null: feed every frame.
 
     Returns:
         The metadata dict (also written to the `.json` file).
@@ -89,6 +97,7 @@ def export_tflite(
     """
     check_choice("mode", mode, metadata_lib.MODES)
     check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
+    frame_rate = check_frame_rate(frame_rate)
     config = config_of(model)
     if labels is not None:
         config = config.replace(labels=labels)
@@ -110,6 +119,7 @@ def export_tflite(
         representative_dataset = _representative_dataset(graph, mode, frames, config)
     tflite_bytes = convert_to_tflite(function, precision, representative_dataset)
     metadata = _build_metadata(tflite_bytes, config, mode, precision)
+    metadata[metadata_lib.FRAME_RATE_KEY] = frame_rate
     write_atomically(path, tflite_bytes)
     metadata["sha256"] = file_sha256(path)
     metadata_lib.write_metadata(path, metadata)

@@ -36,6 +36,8 @@ REQUIRED_KEYS = (
     "preprocessing",
     "sha256",
 )
+# Optional keys: a file without them reads as the default (older exports).
+FRAME_RATE_KEY = "frame_rate"
 
 
 def metadata_path(tflite_path: str | os.PathLike) -> str:
@@ -138,10 +140,26 @@ def validate_metadata(metadata: dict, source: str = "metadata") -> None:
         fail("a clip model has no states.")
     for index, state in enumerate(states):
         _check_tensor(state, f"states[{index}]", ("input", "output", "shape", "dtype"), fail)
+    if metadata.get(FRAME_RATE_KEY) is not None:
+        rate = metadata[FRAME_RATE_KEY]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1000:
+            fail(
+                f"frame_rate must be frames per second (a positive number, at most "
+                f"1000) or null to feed every frame, received {rate!r}."
+            )
     preprocessing = metadata["preprocessing"]
     for key in ("resize_shorter_side", "crop_size", "crop", "interpolation"):
         if not isinstance(preprocessing, dict) or key not in preprocessing:
             fail(f"preprocessing needs {key!r}, received {preprocessing!r}.")
+
+
+def expected_frame_rate(metadata: dict) -> float | None:
+    """The frames per second the model expects, or None: feed every frame.
+
+    Files written before the key existed lack it and read as None.
+    """
+    rate = metadata.get(FRAME_RATE_KEY)
+    return None if rate is None else float(rate)
 
 
 def _check_tensor(tensor, where, keys, fail):

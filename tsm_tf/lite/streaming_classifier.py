@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from tsm_tf.lite.frame_pacer import FramePacer
+from tsm_tf.lite.metadata import expected_frame_rate
 from tsm_tf.lite.preprocessing import resize_and_center_crop
 from tsm_tf.lite.tflite_model import TFLiteModel
 
@@ -88,6 +90,14 @@ class StreamingClassifier:
     demo averages 12), which steadies the label while an action unfolds.
     `smoothing_window=1` shows each frame's own scores.
 
+    Frame rate: the model expects frames `frame_rate` times a second (the
+    metadata's `frame_rate`; None: every frame). `classify_at(frame,
+    timestamp)` feeds only the frames `pacer` (a `tsm_tf.FramePacer`) picks
+    by timestamp at that rate and returns None for the others, so a video or
+    camera of any frame rate shows the model motion at its trained speed;
+    `pacer.summary()` reports the rate it ran at. `classify` feeds every
+    frame it is given.
+
     Args:
         tflite_path: a streaming `.tflite` from `tsm_tf.export_tflite`.
         num_threads: interpreter threads; `None` lets TFLite choose.
@@ -101,6 +111,11 @@ class StreamingClassifier:
     ...     print(prediction.top_k(3))
     >>> print(classifier.latency().summary())
     >>> classifier.reset()                 # a new video
+    >>> for timestamp, frame in video:     # seconds, any frame rate
+    ...     prediction = classifier.classify_at(frame, timestamp)
+    ...     if prediction is not None:     # None: skipped to keep frame_rate
+    ...         print(prediction.top_k(3))
+    >>> print(classifier.pacer.summary())
     """
 
     def __init__(
@@ -128,11 +143,14 @@ class StreamingClassifier:
         preprocessing = self.metadata["preprocessing"]
         self._crop_size = int(preprocessing["crop_size"])
         self._resize_shorter_side = int(preprocessing["resize_shorter_side"])
+        self.frame_rate = expected_frame_rate(self.metadata)
+        self.pacer = FramePacer(self.frame_rate)
         self.reset()
 
     def reset(self) -> None:
         """Starts a new stream: zero states, no history, no latency samples."""
         self._model.reset()
+        self.pacer.reset()
         self._history = collections.deque(maxlen=self.smoothing_window)
         self._latencies = []
         self._inference_latencies = []
@@ -171,6 +189,22 @@ class StreamingClassifier:
         )
         self._frame_index += 1
         return prediction
+
+    def classify_at(self, frame: np.ndarray, timestamp) -> Prediction | None:
+        """Classifies `frame` if the pacer takes it at `timestamp`, else None.
+
+        Args:
+            frame: as for `classify`.
+            timestamp: when the frame was shown, in seconds (a float or an
+                exact `fractions.Fraction`), increasing through the stream.
+
+        Returns:
+            The `Prediction`, or None for a frame skipped to keep the
+            model's `frame_rate`.
+        """
+        if not self.pacer.accept(timestamp):
+            return None
+        return self.classify(frame)
 
     def latency(self) -> LatencyStats:
         """Latency statistics of the frames classified since the last reset."""

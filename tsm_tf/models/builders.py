@@ -26,7 +26,8 @@ def build_tsm(
     """Builds a TSM video classifier (or the TSN baseline with `shift_div=0`).
 
     Args:
-        backbone: `"mobilenet_v2"` or `"resnet50"`.
+        backbone: `"mobilenet_v2"`, `"resnet50"` or `"resnet101"` (which
+            shifts every other block, as the authors' code does).
         num_classes: number of classes.
         num_segments: frames per clip (8 in the paper).
         image_size: frame height and width (224 in the paper).
@@ -40,7 +41,10 @@ def build_tsm(
             to a `.keras` or `.weights.h5` file of the same architecture, or
             to a PyTorch `.pth` / `.pth.tar` file: a TSM checkpoint of the
             reference release (see `tsm_tf.load_torch_checkpoint`) or
-            torchvision ImageNet weights (needs torch).
+            torchvision ImageNet weights (needs torch), or the name of a
+            preset (`tsm_tf.presets.PRESETS`), downloaded once into the
+            Keras cache; a preset also gives the class names when `labels`
+            is None and `num_classes` is the preset's.
         labels: optional class names, carried into saved models and exports.
 
     Returns:
@@ -55,6 +59,12 @@ def build_tsm(
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     >>> model.fit(clips, labels)
     """
+    preset = _preset_name(weights)
+    if preset is not None and labels is None:
+        from tsm_tf.presets import preset_labels
+
+        names = preset_labels(preset)
+        labels = names if names is not None and len(names) == num_classes else None
     model = TSMClassifier(
         backbone,
         num_classes,
@@ -73,10 +83,16 @@ def build_tsm(
 
         load_imagenet_weights(model)
         return model
+    if preset is not None:
+        from tsm_tf.presets import load_preset_weights
+
+        load_preset_weights(model, preset)
+        return model
     if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
         raise ValueError(
-            "`weights` must be None, 'imagenet', or the path of an existing "
-            "`.keras`, `.weights.h5` or PyTorch `.pth` file. Received: "
+            "`weights` must be None, 'imagenet', a preset name (see "
+            "tsm_tf.presets.PRESETS), or the path of an existing `.keras`, "
+            "`.weights.h5` or PyTorch `.pth` file. Received: "
             f"weights={weights!r}"
         )
     weights = os.fspath(weights)
@@ -97,6 +113,15 @@ def build_tsm(
             f"weights={weights!r}"
         )
     return model
+
+
+def _preset_name(weights):
+    """`weights` if it names a preset (and is not an existing file), else None."""
+    if not isinstance(weights, str) or os.path.exists(weights):
+        return None
+    from tsm_tf.presets.registry import PRESETS
+
+    return weights if weights in PRESETS else None
 
 
 def per_frame_model(model: keras.Model) -> keras.Model:

@@ -19,7 +19,9 @@ import keras
 import numpy as np
 
 from tsm_tf.layers.cached_shift import CachedShift
+from tsm_tf.models.builders import per_frame_model
 from tsm_tf.models.classifier_head import apply_frame_classifier
+from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.models.tsm_classifier import set_config_attributes
 from tsm_tf.models.tsm_config import TSMConfig
 from tsm_tf.models.tsm_config import config_of
@@ -204,6 +206,41 @@ def initial_states(online_model: keras.Model) -> dict[str, np.ndarray]:
         for name, tensor in inputs.items()
         if name != FRAME_INPUT
     }
+
+
+def causal_frame_logits(model: keras.Model, frames: np.ndarray) -> np.ndarray:
+    """The logits a stream from zero states must give, computed without states.
+
+    Runs `frames` as one clip through the clip model's graph (`TemporalShift`,
+    no caches) with `num_segments=len(frames)` and `model`'s weights. A
+    uni-directional shift only looks back, so frame t's logits depend on
+    frames 0..t alone: an independent reference for the online model and
+    every streaming export, which a mix-up of state names cannot fool.
+
+    Args:
+        model: a uni-directional `TSMClassifier`, or a model from
+            `build_online_tsm` (its weights are copied by layer name).
+        frames: `(num_frames, image_size, image_size, 3)` RGB in [0, 255].
+
+    Returns:
+        float32 logits `(num_frames, num_classes)`.
+    """
+    config = config_of(model)
+    if config.bidirectional:
+        raise ValueError(
+            "causal_frame_logits needs a uni-directional TSM: a bidirectional "
+            "one looks at the next frame. Received: bidirectional=True."
+        )
+    frames = np.asarray(frames, "float32")
+    size = config.image_size
+    if frames.ndim != 4 or frames.shape[1:] != (size, size, 3):
+        raise ValueError(
+            f"Expected frames (num_frames, {size}, {size}, 3). Received: shape {frames.shape}."
+        )
+    clip_model = TSMClassifier(**config.replace(num_segments=len(frames)).to_dict())
+    copy_weights_by_name(model, clip_model)
+    logits = per_frame_model(clip_model).predict(frames[None], verbose=0, batch_size=1)
+    return np.asarray(logits, "float32")[0]
 
 
 def is_online(model: keras.Model) -> bool:

@@ -99,6 +99,24 @@ class TSMClassifier(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    @classmethod
+    def from_preset(cls, name, base_url=None, **overrides):
+        """A classifier with a released checkpoint's architecture, weights and labels.
+
+        Args:
+            name: a preset name, e.g. `"tsm_resnet50_kinetics400_8f"`; the
+                list is `tsm_tf.presets.PRESETS` (and the README's table).
+            base_url: download from this folder URL instead (a mirror).
+            **overrides: `image_size`, `width_multiplier`, `num_segments`
+                (TSN presets), `num_classes` (ImageNet presets), `dropout`.
+
+        The checkpoint is downloaded once into the Keras cache
+        (`~/.keras/models/tsm_tf`) and read from there afterwards.
+        """
+        from tsm_tf.presets import from_preset
+
+        return from_preset(name, base_url=base_url, **overrides)
+
 
 def set_config_attributes(model, config: TSMConfig) -> None:
     """Keeps `config` on `model` as `tsm_config` and as one attribute per setting."""

@@ -13,7 +13,7 @@ from tsm_tf.utils.argument_checks import check_choice
 from tsm_tf.utils.argument_checks import check_positive_int
 from tsm_tf.utils.argument_checks import check_shift_div
 
-# Both backbones downsample by 32.
+# Every backbone downsamples by 32.
 MIN_IMAGE_SIZE = 32
 
 
@@ -22,7 +22,8 @@ class TSMConfig:
     """Everything that defines a TSM classifier (or, with `shift_div=0`, a TSN).
 
     Args:
-        backbone: `"mobilenet_v2"` or `"resnet50"`.
+        backbone: `"mobilenet_v2"`, `"resnet50"` or `"resnet101"` (which
+            shifts every other block, as the authors' code does).
         num_classes: number of classes.
         num_segments: frames per clip (8 in the paper).
         image_size: frame height and width (224 in the paper).
@@ -56,8 +57,8 @@ class TSMConfig:
         check_positive_int("image_size", self.image_size)
         if self.image_size < MIN_IMAGE_SIZE:
             raise ValueError(
-                f"`image_size` must be at least {MIN_IMAGE_SIZE} (both backbones downsample "
-                f"by 32). Received: image_size={self.image_size}"
+                f"`image_size` must be at least {MIN_IMAGE_SIZE} (every backbone "
+                f"downsamples by 32). Received: image_size={self.image_size}"
             )
         check_shift_div(self.shift_div, allow_zero=True)
         if (

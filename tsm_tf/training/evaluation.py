@@ -98,32 +98,48 @@ def write_report(report: dict, json_path: str, png_path: str | None = None) -> N
 
 
 def save_confusion_png(confusion: np.ndarray, labels: list[str], path: str) -> None:
-    """Renders a row-normalized confusion matrix with class names as a PNG."""
-    from PIL import Image
-    from PIL import ImageDraw
+    """Draws the row-normalized confusion matrix with matplotlib and saves it as a PNG.
 
+    Rows are the true classes and columns the predictions, both titled; the
+    title gives the number of videos and the top-1 accuracy. Counts are written
+    in the cells for up to 20 classes; with more, the figure grows with the
+    class count and at most about 60 tick labels are drawn per axis.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed, and safe in worker threads
+    from matplotlib import pyplot
+
+    confusion = np.asarray(confusion)
     num_classes = len(labels)
-    cell = max(4, min(40, 800 // max(num_classes, 1)))
-    show_text = cell >= 16
-    margin = max(len(label) for label in labels) * 6 + 10 if show_text else 10
-    size = margin + cell * num_classes + 10
-    image = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(image)
-    totals = np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    rates = confusion / totals
-    for row in range(num_classes):
-        for column in range(num_classes):
-            shade = int(255 * (1 - rates[row, column]))
-            left, top = margin + column * cell, margin + row * cell
-            draw.rectangle([left, top, left + cell - 1, top + cell - 1], fill=(shade, shade, 255))
-            if show_text and confusion[row, column]:
-                ink = "white" if rates[row, column] > 0.5 else "black"
-                draw.text((left + 2, top + cell // 3), str(confusion[row, column]), fill=ink)
-    if show_text:
-        for index, label in enumerate(labels):
-            draw.text((2, margin + index * cell + cell // 3), label, fill="black")
-            column_label = Image.new("RGB", (margin, cell), "white")
-            ImageDraw.Draw(column_label).text((2, cell // 3), label, fill="black")
-            image.paste(column_label.rotate(90, expand=True), (margin + index * cell, 0))
-    with atomic_path(path) as temporary:
-        image.save(temporary, format="PNG")
+    totals = confusion.sum(axis=1, keepdims=True)
+    rates = confusion / np.maximum(totals, 1)
+    num_videos = int(confusion.sum())
+    accuracy = np.trace(confusion) / max(num_videos, 1)
+    side = min(40.0, max(6.0, 0.25 * num_classes + 3.0))
+    figure, axes = pyplot.subplots(figsize=(side + 1.5, side), dpi=100)
+    try:
+        image = axes.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+        figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of the true class")
+        step = max(1, int(np.ceil(num_classes / 60)))
+        ticks = np.arange(0, num_classes, step)
+        font_size = 10 if num_classes <= 20 else 7
+        axes.set_xticks(ticks, [labels[index] for index in ticks], rotation=90, fontsize=font_size)
+        axes.set_yticks(ticks, [labels[index] for index in ticks], fontsize=font_size)
+        title_size = max(12.0, side * 0.6)
+        axes.set_xlabel("predicted class", fontsize=title_size)
+        axes.set_ylabel("true class", fontsize=title_size)
+        axes.set_title(
+            f"Confusion matrix: top-1 {100 * accuracy:.1f}% on {num_videos} videos", fontsize=title_size
+        )
+        if num_classes <= 20:
+            for row in range(num_classes):
+                for column in range(num_classes):
+                    if confusion[row, column]:
+                        color = "white" if rates[row, column] > 0.5 else "black"
+                        axes.text(column, row, str(confusion[row, column]), ha="center", va="center", color=color, fontsize=8)
+        figure.tight_layout()
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png")
+    finally:
+        pyplot.close(figure)

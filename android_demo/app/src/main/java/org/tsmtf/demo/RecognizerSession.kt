@@ -7,10 +7,15 @@ import java.io.FileInputStream
 import java.nio.ByteBuffer
 import java.nio.channels.FileChannel
 
+/** The app's assets hold no model: the message says how to put one there. */
+class MissingModelException(message: String) : Exception(message)
+
 /** A loaded model: the interpreter and the core recognizer that drives it. */
 class RecognizerSession private constructor(
     val recognizer: StreamingRecognizer,
-    val model: LiteRtSignatureModel
+    val model: LiteRtSignatureModel,
+    /** Why the GPU was asked for but not used, or null. */
+    val gpuNote: String?
 ) : AutoCloseable {
     override fun close() = model.close()
 
@@ -18,18 +23,33 @@ class RecognizerSession private constructor(
         const val MODEL = "model.tflite"
         const val METADATA = "model.json"
         const val LABELS = "labels.txt"
+        const val EXPORT_COMMAND = "python export/export_tflite.py --model=my_online_tsm.keras " +
+            "--output=out/model.tflite --mode=streaming --android_assets"
 
-        /** Reads model.tflite, model.json and the optional labels.txt from the app's assets. */
+        /**
+         * Reads model.tflite, model.json and the optional labels.txt from the app's assets.
+         *
+         * @throws MissingModelException when model.tflite or model.json is not there.
+         */
         fun open(assets: AssetManager, numThreads: Int, useGpu: Boolean): RecognizerSession {
+            val files = assets.list("")?.toSet() ?: emptySet()
+            val missing = listOf(MODEL, METADATA).filter { it !in files }
+            if (missing.isNotEmpty()) {
+                throw MissingModelException(
+                    "No model in the app: ${missing.joinToString(" and ")} missing from " +
+                        "android_demo/app/src/main/assets/. From the repository root run\n\n" +
+                        "$EXPORT_COMMAND\n\nthen build and install the app again (./gradlew installDebug)."
+                )
+            }
             var metadata = ModelMetadata.parse(assets.open(METADATA).bufferedReader().use { it.readText() })
-            if (assets.list("")?.contains(LABELS) == true) {
+            if (LABELS in files) {
                 metadata = metadata.withLabels(assets.open(LABELS).bufferedReader().use { it.readLines() })
             }
-            val model = LiteRtSignatureModel(mapModel(assets), metadata.signatureKey, numThreads, useGpu)
+            val opened = LiteRtSignatureModel.open(mapModel(assets), metadata.signatureKey, numThreads, useGpu)
             try {
-                return RecognizerSession(StreamingRecognizer(metadata, model), model)
+                return RecognizerSession(StreamingRecognizer(metadata, opened.model), opened.model, opened.gpuNote)
             } catch (error: RuntimeException) {
-                model.close()
+                opened.model.close()
                 throw error
             }
         }

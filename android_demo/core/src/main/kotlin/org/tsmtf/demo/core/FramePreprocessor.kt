@@ -47,24 +47,12 @@ class FramePreprocessor(private val preprocessing: Preprocessing) {
         return out
     }
 
-    private class Positions(val low: IntArray, val high: IntArray, val lerp: FloatArray)
+    /** Source rows (or columns) of the crop: the two neighbours and the weight of the second. */
+    internal class Positions(val low: IntArray, val high: IntArray, val lerp: FloatArray)
 
     /** Source rows (or columns) for the [cropSize] outputs starting at resized index [start]. */
-    private fun samplePositions(inSize: Int, outSize: Int, start: Int): Positions {
-        val scale = inSize.toFloat() / outSize.toFloat()
-        val low = IntArray(cropSize)
-        val high = IntArray(cropSize)
-        val lerp = FloatArray(cropSize)
-        for (index in 0 until cropSize) {
-            var source = ((start + index).toFloat() + 0.5f) * scale - 0.5f
-            source = Math.min(Math.max(source, 0f), (inSize - 1).toFloat())
-            val floor = Math.floor(source.toDouble()).toInt()
-            low[index] = floor
-            high[index] = Math.min(floor + 1, inSize - 1)
-            lerp[index] = source - floor.toFloat()
-        }
-        return Positions(low, high, lerp)
-    }
+    private fun samplePositions(inSize: Int, outSize: Int, start: Int): Positions =
+        samplePositions(inSize, outSize, start, cropSize)
 
     companion object {
         /**
@@ -79,6 +67,26 @@ class FramePreprocessor(private val preprocessing: Preprocessing) {
             val newHeight = if (height == shorter) resizeShorterSide else Math.floor(height * scale + 0.5).toInt()
             val newWidth = if (width == shorter) resizeShorterSide else Math.floor(width * scale + 0.5).toInt()
             return intArrayOf(newHeight, newWidth)
+        }
+
+        /**
+         * Rows (or columns) of an input of [inSize] sampled by the [cropSize] outputs that start
+         * at index [start] of the resized size [outSize] (half-pixel centres, float32).
+         */
+        internal fun samplePositions(inSize: Int, outSize: Int, start: Int, cropSize: Int): Positions {
+            val scale = inSize.toFloat() / outSize.toFloat()
+            val low = IntArray(cropSize)
+            val high = IntArray(cropSize)
+            val lerp = FloatArray(cropSize)
+            for (index in 0 until cropSize) {
+                var source = ((start + index).toFloat() + 0.5f) * scale - 0.5f
+                source = Math.min(Math.max(source, 0f), (inSize - 1).toFloat())
+                val floor = Math.floor(source.toDouble()).toInt()
+                low[index] = floor
+                high[index] = Math.min(floor + 1, inSize - 1)
+                lerp[index] = source - floor.toFloat()
+            }
+            return Positions(low, high, lerp)
         }
     }
 }

@@ -46,7 +46,9 @@ class ModelMetadata(
     val input: TensorSpec,
     val output: TensorSpec,
     val states: List<StateSpec>,
-    val preprocessing: Preprocessing
+    val preprocessing: Preprocessing,
+    /** Frames per second the model expects (pick frames with [FramePacer]), or null: every frame. */
+    val frameRate: Double? = null
 ) {
     /**
      * The same metadata with display names from a labels file (one per line, blank lines
@@ -62,7 +64,9 @@ class ModelMetadata(
                     "Write one label per line, in class order, or delete it to use model.json's labels."
             )
         }
-        return ModelMetadata(mode, precision, numClasses, imageSize, names, signatureKey, input, output, states, preprocessing)
+        return ModelMetadata(
+            mode, precision, numClasses, imageSize, names, signatureKey, input, output, states, preprocessing, frameRate
+        )
     }
 
     /**
@@ -174,8 +178,22 @@ class ModelMetadata(
                 input = input,
                 output = output,
                 states = states,
-                preprocessing = preprocessing
+                preprocessing = preprocessing,
+                frameRate = frameRate(root)
             )
+        }
+
+        // Optional (docs/metadata.md): older files lack it, and null means every frame.
+        private fun frameRate(root: Map<String, Any?>): Double? {
+            val value = root["frame_rate"] ?: return null
+            val rate = value as? Double
+            if (rate == null || rate.isNaN() || rate <= 0.0 || rate > 1000.0) {
+                throw MetadataException(
+                    "model.json frame_rate is $value, expected frames per second (a positive number, " +
+                        "at most 1000) or null to feed every frame."
+                )
+            }
+            return rate
         }
 
         private fun checkInputContract(inputObject: Map<String, Any?>, input: TensorSpec) {

@@ -35,17 +35,34 @@ object YuvConverter {
         for (y in 0 until height) {
             val uvRow = (y / 2) * uvRowStride
             for (x in 0 until width) {
-                val luma = (yPlane.get(y * yRowStride + x).toInt() and 0xFF).toFloat()
-                val uvIndex = uvRow + (x / 2) * uvPixelStride
-                val u = (uPlane.get(uvIndex).toInt() and 0xFF) - 128f
-                val v = (vPlane.get(uvIndex).toInt() and 0xFF) - 128f
-                val offset = (y * width + x) * 3
-                out[offset] = clampToByte(luma + 1.402f * v)
-                out[offset + 1] = clampToByte(luma - 0.344136f * u - 0.714136f * v)
-                out[offset + 2] = clampToByte(luma + 1.772f * u)
+                convertPixel(yPlane, y * yRowStride + x, uPlane, vPlane, uvRow + (x / 2) * uvPixelStride, out, (y * width + x) * 3)
             }
         }
         return RgbFrame(width, height, out)
+    }
+
+    /** Converts [image] whole (see the other overload). */
+    fun toRgb(image: YuvImage): RgbFrame = toRgb(
+        image.width, image.height, image.yPlane, image.yRowStride, image.uPlane, image.vPlane,
+        image.uvRowStride, image.uvPixelStride
+    )
+
+    /** Writes the RGB of the pixel whose luma is at [yIndex] and chroma at [uvIndex] to out[offset..offset+2]. */
+    internal fun convertPixel(
+        yPlane: ByteBuffer,
+        yIndex: Int,
+        uPlane: ByteBuffer,
+        vPlane: ByteBuffer,
+        uvIndex: Int,
+        out: ByteArray,
+        offset: Int
+    ) {
+        val luma = (yPlane.get(yIndex).toInt() and 0xFF).toFloat()
+        val u = (uPlane.get(uvIndex).toInt() and 0xFF) - 128f
+        val v = (vPlane.get(uvIndex).toInt() and 0xFF) - 128f
+        out[offset] = clampToByte(luma + 1.402f * v)
+        out[offset + 1] = clampToByte(luma - 0.344136f * u - 0.714136f * v)
+        out[offset + 2] = clampToByte(luma + 1.772f * u)
     }
 
     private fun clampToByte(value: Float): Byte {

@@ -4,6 +4,8 @@ import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
 import org.junit.Assert.fail
 import org.junit.Test
+import org.junit.runner.RunWith
+import org.junit.runners.Parameterized
 import java.io.File
 import java.nio.ByteBuffer
 
@@ -12,10 +14,12 @@ import java.nio.ByteBuffer
  * real exported streaming model: raw frames, the exact inputs fed to the TFLite signature at
  * each step, what the interpreter returned, and the Python client's smoothed scores.
  *
- * The directory comes from the system property `tsm.golden` (tests/test_android_core.py sets it).
+ * The directories come from the system property `tsm.golden`, separated by the path separator
+ * (tests/test_android_core.py passes a float32 and an int8 set); each is replayed in full.
+ * Tensors are compared as stored: float32 values, or the int8 integers of a quantized model.
  */
-class GoldenReplayTest {
-    private val directory = goldenDirectory()
+@RunWith(Parameterized::class)
+class GoldenReplayTest(private val directory: File) {
     private val golden = asMap(Json.parse(File(directory, "golden.json").readText()))
     private val metadataText = File(directory, "model.json").readText()
     private val metadata = ModelMetadata.parse(metadataText)
@@ -26,12 +30,29 @@ class GoldenReplayTest {
     }
     private val steps = (golden["steps"] as List<*>).map { asMap(it) }
 
+    private val tensors = (listOf(metadata.input, metadata.output) + metadata.states.flatMap { listOf(it.input, it.output) })
+        .associateBy { it.name }
+
+    @Test
+    fun theVectorsPairStatesByNameOnlyAndTheirTop1Changes() {
+        assertEquals(golden["precision"], metadata.precision)
+        for (state in metadata.states) {
+            assertTrue("state ${state.input.name} comes out under its own name", state.input.name != state.output.name)
+        }
+        val outputOrder = asMap(steps[0]["outputs"]).keys.filter { it != metadata.output.name }
+        assertTrue("step outputs are stored in the inputs' order", outputOrder != metadata.states.map { it.output.name })
+        val top1 = (golden["smoothed"] as List<*>).map { number(asMap(it)["top1"]) }
+        assertTrue("the smoothed top-1 never changes: $top1", top1.toSet().size > 1)
+    }
+
     @Test
     fun preprocessingMatchesPythonWithinOneUnit() {
         val preprocessor = FramePreprocessor(metadata.preprocessing)
+        val buffer = TensorBuffers.allocate(metadata.input)
         for ((index, frame) in frames.withIndex()) {
             val expected = floats(asMap(steps[index]["inputs"])[metadata.input.name])
-            val actual = preprocessor.apply(frame)
+            TensorBuffers.write(preprocessor.apply(frame), buffer, metadata.input)
+            val actual = stored(buffer, metadata.input)
             assertEquals(expected.size, actual.size)
             val gap = maxGap(expected, actual)
             assertTrue("frame $index: largest gap to Python's model input is $gap (limit 1)", gap <= 1f)
@@ -98,7 +119,7 @@ class GoldenReplayTest {
                 val expected = floats(values)
                 val buffer = inputs.getValue(name)
                 assertEquals("step $stepsRun '$name' position", 0, buffer.position())
-                val actual = FloatArray(expected.size) { buffer.getFloat(it * 4) }
+                val actual = stored(buffer, tensors.getValue(name))
                 // The frame may differ by rounding (within 1 unit); states must be fed back exactly.
                 val limit = if (name == metadata.input.name) 1f else 0f
                 val gap = maxGap(expected, actual)
@@ -106,24 +127,40 @@ class GoldenReplayTest {
             }
             for ((name, values) in asMap(step["outputs"])) {
                 val buffer = outputs[name] ?: throw AssertionError("step $stepsRun: no buffer for output '$name'")
-                for ((index, value) in floats(values).withIndex()) buffer.putFloat(index * 4, value)
+                val quantized = tensors.getValue(name).dtype != "float32"
+                for ((index, value) in floats(values).withIndex()) {
+                    if (quantized) buffer.put(index, value.toInt().toByte()) else buffer.putFloat(index * 4, value)
+                }
             }
             stepsRun++
         }
     }
 
     companion object {
-        fun goldenDirectory(): File {
-            val path = System.getProperty("tsm.golden")
+        @JvmStatic
+        @Parameterized.Parameters(name = "{0}")
+        fun goldenDirectories(): List<File> {
+            val paths = System.getProperty("tsm.golden")
                 ?: throw AssertionError(
-                    "No golden vectors: set -Dtsm.golden=DIR, a directory written by " +
-                        "`python -m tsm_tf.cli.golden --output_dir DIR` (tests/test_android_core.py does this)."
+                    "No golden vectors: set -Dtsm.golden=DIR (or DIR1${File.pathSeparator}DIR2), directories " +
+                        "written by `python -m tsm_tf.cli.golden --output_dir DIR` (tests/test_android_core.py does this)."
                 )
-            val directory = File(path)
-            if (!File(directory, "golden.json").isFile || !File(directory, "model.json").isFile) {
-                throw AssertionError("$directory must hold golden.json and model.json from python -m tsm_tf.cli.golden.")
+            return paths.split(File.pathSeparator).map { path ->
+                val directory = File(path)
+                if (!File(directory, "golden.json").isFile || !File(directory, "model.json").isFile) {
+                    throw AssertionError("$directory must hold golden.json and model.json from python -m tsm_tf.cli.golden.")
+                }
+                directory
             }
-            return directory
+        }
+
+        /** The tensor's values as stored in [buffer]: floats, or the quantized integers. */
+        fun stored(buffer: ByteBuffer, tensor: TensorSpec): FloatArray = FloatArray(tensor.size) { index ->
+            when (tensor.dtype) {
+                "float32" -> buffer.getFloat(index * 4)
+                "uint8" -> (buffer.get(index).toInt() and 0xFF).toFloat()
+                else -> buffer.get(index).toFloat()
+            }
         }
 
         @Suppress("UNCHECKED_CAST")

@@ -1,0 +1,202 @@
+"""The browser demo (web_demo/), tested in Node and in real headless Chromium.
+
+1. The pure JS core replays the golden vectors of `tsm_tf.lite.golden` (Node's test runner).
+2. The page, served by `tsm-web`'s server with the isolation headers, streams a video played
+   as Chromium's fake webcam through LiteRT.js; its per-frame logits must equal
+   `StreamingClassifier`'s on the same captured RGB frames, with 1 and 2 threads.
+3. Error cases: a non-streaming model, metadata that does not match the model, a denied camera,
+   and a full-int8 export (which LiteRT.js 2.5.3 cannot feed: the page must say so).
+
+Needs Node.js with npm (the test runs `npm ci` in web_demo/ when node_modules is missing) and
+Chromium at /usr/bin/chromium (`sudo apt-get install -y chromium`). Without them this test fails
+and says how to install them; it never skips.
+"""
+
+import base64
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+from tsm_tf import StreamingClassifier
+from tsm_tf.lite import golden
+from tsm_tf.cli import web
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WEB_DEMO = ROOT / "web_demo"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+NUM_RECORDED = 8
+CAPTURE_HEIGHT, CAPTURE_WIDTH = 120, 160
+INSTALL_HINT = (
+    "The web demo's tests need Node.js 20 with npm and Chromium: `sudo apt-get install -y "
+    "--no-install-recommends nodejs npm chromium`, then rerun `make test`."
+)
+
+
+def _node_tools():
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail(f"node={node}, npm={npm}. {INSTALL_HINT}", pytrace=False)
+    if not (WEB_DEMO / "node_modules" / "playwright-core").is_dir():
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB_DEMO, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            pytest.fail(f"`npm ci` in {WEB_DEMO} failed (it needs the npm registry):\n{result.stderr}", pytrace=False)
+    return node
+
+
+def _camera_clip():
+    """A real photo panned across the frame (the motion demo's renderer), at the capture size."""
+    from tsm_tf.data.motion import MOTION_CLASSES
+    from tsm_tf.data.motion import render_clip
+
+    frames = render_clip(np.random.default_rng(0), MOTION_CLASSES[0], 30, CAPTURE_WIDTH)
+    top = (CAPTURE_WIDTH - CAPTURE_HEIGHT) // 2
+    return frames[:, top : top + CAPTURE_HEIGHT]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The golden vectors' float32 model, plus a clip export, mismatched metadata and an int8 export."""
+    import keras
+
+    from tsm_tf import build_tsm
+    from tsm_tf import export_tflite
+
+    directory = tmp_path_factory.mktemp("web_models")
+    golden.write_golden_vectors(str(directory / "golden"))
+    float_model = directory / "golden" / golden.MODEL_FILE
+
+    keras.utils.set_random_seed(0)
+    model = build_tsm(
+        "mobilenet_v2", num_classes=len(golden.LABELS), num_segments=4, image_size=32,
+        bidirectional=False, width_multiplier=0.35, labels=golden.LABELS,
+    )
+    export_tflite(model, str(directory / "clip.tflite"), mode="clip", precision="float32")
+    frames = golden.moving_frames(8, 40, 52)
+    export_tflite(model, str(directory / "int8.tflite"), mode="streaming", precision="int8", representative_data=frames)
+
+    # The float32 model with metadata whose last state has another name: it does not belong to it.
+    shutil.copy(float_model, directory / "mismatch.tflite")
+    metadata = json.loads((directory / "golden" / "model.json").read_text())
+    metadata["states"][-1]["input"] = metadata["states"][-1]["output"] = "state_renamed"
+    (directory / "mismatch.json").write_text(json.dumps(metadata))
+    return {
+        "golden_dir": directory / "golden",
+        "model": str(float_model),
+        "clip": str(directory / "clip.tflite"),
+        "int8": str(directory / "int8.tflite"),
+        "mismatch": str(directory / "mismatch.tflite"),
+    }
+
+
+@pytest.fixture(scope="module")
+def browser_results(models, tmp_path_factory):
+    """Runs every page scenario in headless Chromium once; returns the results by name."""
+    node = _node_tools()
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"No Chromium at {CHROMIUM}. {INSTALL_HINT}", pytrace=False)
+    directory = tmp_path_factory.mktemp("web_browser")
+    y4m = directory / "clip.y4m"
+    web.write_y4m(y4m, _camera_clip())
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "web_demo.png"
+    server = web.make_server({name: models[name] for name in ("model", "clip", "int8", "mismatch")}, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+
+    def url(model, **parameters):
+        query = "&".join(f"{key}={value}" for key, value in {"model": f"models/{model}.tflite", "source": "camera", **parameters}.items())
+        return f"http://{host}:{port}/?{query}"
+
+    scenarios = [
+        {"name": "threads_1", "url": url("model", threads=1, record=NUM_RECORDED, smoothing=1), "until": "records", "records": NUM_RECORDED, "screenshot": str(screenshot)},
+        {"name": "threads_2", "url": url("model", threads=2, record=NUM_RECORDED), "until": "records", "records": NUM_RECORDED},
+        {"name": "int8", "url": url("int8", record=NUM_RECORDED), "until": "records", "records": NUM_RECORDED},
+        {"name": "clip", "url": url("clip"), "until": "error"},
+        {"name": "mismatch", "url": url("mismatch"), "until": "error"},
+        {"name": "denied", "url": url("model"), "until": "error", "camera": "denied"},
+    ]
+    config = directory / "config.json"
+    config.write_text(json.dumps({"executablePath": CHROMIUM, "y4m": str(y4m), "timeoutMs": 30000, "scenarios": scenarios}))
+    try:
+        result = subprocess.run(
+            [node, str(WEB_DEMO / "test_browser" / "drive_page.mjs"), str(config)],
+            capture_output=True, text=True, timeout=240,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, f"The Chromium driver failed:\n{result.stderr[-4000:]}"
+    print(f"Screenshot of the page streaming a video: {screenshot}")
+    return {scenario["name"]: scenario for scenario in json.loads(result.stdout)}
+
+
+def _recorded_frames(result):
+    frames, logits = [], []
+    for record in result["records"]:
+        rgb = np.frombuffer(base64.b64decode(record["rgb"]), np.uint8)
+        frames.append(rgb.reshape(record["height"], record["width"], 3))
+        logits.append(np.asarray(record["logits"], np.float32))
+    return frames, np.stack(logits)
+
+
+def test_node_core_replays_golden_vectors(models):
+    node = _node_tools()
+    result = subprocess.run(
+        [node, "--test", str(WEB_DEMO / "test")],
+        env={**os.environ, "TSM_GOLDEN": str(models["golden_dir"])},
+        capture_output=True, text=True, timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "# fail 0" in output, f"node --test failed:\n{output}"
+    assert "# pass 0" not in output
+
+
+@pytest.mark.parametrize("scenario", ["threads_1", "threads_2"])
+def test_page_logits_equal_streaming_classifier(browser_results, models, scenario):
+    result = browser_results[scenario]
+    assert result["status"] == "streaming" and not result["timedOut"], result
+    assert result["crossOriginIsolated"], "tsm-web's server did not make the page cross-origin isolated"
+    frames, page_logits = _recorded_frames(result)
+    assert len(frames) == NUM_RECORDED and frames[0].shape == (CAPTURE_HEIGHT, CAPTURE_WIDTH, 3)
+    classifier = StreamingClassifier(models["model"], num_threads=1)
+    python_logits = np.stack([classifier.classify(frame).logits for frame in frames])
+    np.testing.assert_allclose(page_logits, python_logits, rtol=0, atol=1e-5)
+    # Sensitivity: the logits move far beyond the tolerance from frame to frame, and with the
+    # states zeroed before every frame (the states carried wrongly), so the comparison can fail.
+    assert np.abs(np.diff(python_logits, axis=0)).max() > 1e-2
+    zeroed = []
+    for frame in frames:
+        classifier.reset()
+        zeroed.append(classifier.classify(frame).logits)
+    assert np.abs(np.stack(zeroed)[1:] - python_logits[1:]).max() > 1e-3
+    assert len(result["top3"]) == 3 and "ms" in result["latency"]
+
+
+def test_full_int8_export_gets_a_clear_message(browser_results):
+    # LiteRT.js 2.5.3's tensors are float32, int32 or uint8 only: an int8 model cannot be fed.
+    result = browser_results["int8"]
+    assert result["status"] == "error", result
+    assert "int8" in result["message"] and "dynamic_int8" in result["message"], result["message"]
+
+
+def test_clip_model_is_refused(browser_results):
+    result = browser_results["clip"]
+    assert result["status"] == "error" and "streaming model" in result["message"], result
+
+
+def test_mismatched_metadata_is_refused(browser_results):
+    result = browser_results["mismatch"]
+    assert result["status"] == "error", result
+    assert "state_renamed" in result["message"] and "export model.tflite and model.json together" in result["message"], result
+
+
+def test_denied_camera_says_how_to_allow_it(browser_results):
+    result = browser_results["denied"]
+    assert result["status"] == "error" and "Camera permission was denied" in result["message"], result

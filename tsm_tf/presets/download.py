@@ -1,0 +1,156 @@
+"""Downloading preset files into the Keras cache, all or nothing.
+
+`keras.utils.get_file` writes straight to the cache path and trusts any file
+already there when no hash is given, so a download killed half-way would be
+taken for the real file next time. `fetch` streams into a temporary file in
+the cache folder, checks the byte count against the server's Content-Length
+and the recorded size and SHA-256, and only then renames it into place.
+"""
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+
+import keras
+
+BASE_URL_VARIABLE = "TSM_TF_PRESET_BASE_URL"
+CACHE_SUBDIR = os.path.join("models", "tsm_tf")
+_CHUNK_BYTES = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A preset file could not be downloaded or failed its size / hash check."""
+
+
+def cache_dir(directory: str | None = None) -> str:
+    """The folder preset files are kept in: `$KERAS_HOME/models/tsm_tf` (default `~/.keras`)."""
+    if directory is not None:
+        return directory
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, CACHE_SUBDIR)
+
+
+def resolve_url(url: str, base_url: str | None = None) -> str:
+    """`url`, or its file name under `base_url` / `$TSM_TF_PRESET_BASE_URL` (a mirror)."""
+    base_url = base_url or os.environ.get(BASE_URL_VARIABLE)
+    if not base_url:
+        return url
+    return base_url.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
+
+
+def sha256_of(path: str) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(
+    url: str,
+    sha256: str | None = None,
+    size: int | None = None,
+    base_url: str | None = None,
+    directory: str | None = None,
+) -> str:
+    """Returns the cached copy of `url`'s file, downloading it once.
+
+    Args:
+        url: the file's published address; its last part names the cached file.
+        sha256: the file's recorded hex SHA-256, checked when given. When it is
+            None the hash of a new download is printed, to be recorded.
+        size: the file's recorded size in bytes, checked when given.
+        base_url: fetch the same file name from this folder URL instead (also
+            `$TSM_TF_PRESET_BASE_URL`): a mirror, or a test server.
+        directory: the cache folder (default `cache_dir()`).
+
+    Returns:
+        The path of the complete, checked file.
+
+    Raises:
+        DownloadError: the download failed or was cut short, or the file's size
+            or hash differs from the record. Nothing is left in the cache.
+    """
+    folder = cache_dir(directory)
+    file_name = url.rsplit("/", 1)[-1]
+    path = os.path.join(folder, file_name)
+    if os.path.exists(path):
+        problem = _check(path, sha256, size)
+        if problem is None:
+            return path
+        os.remove(path)
+        print(f"The cached {path} {problem}; it was removed and is downloaded again.")
+    source = resolve_url(url, base_url)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as output:
+            received = _download(source, output)
+        problem = _check(temporary, sha256, size)
+        if problem is not None:
+            raise DownloadError(
+                f"The download of {source} {problem}. Nothing was kept in {folder}; "
+                "try again, and if it persists the file at the source has changed."
+            )
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    if sha256 is None:
+        print(
+            f"Downloaded {file_name}: {received} bytes, SHA-256 {sha256_of(path)} "
+            "(not yet recorded in tsm_tf/presets/registry.py)."
+        )
+    return path
+
+
+def _download(source, output):
+    """Streams `source` into `output` with a progress bar; returns the byte count."""
+    received = 0
+    expected = None
+    try:
+        with urllib.request.urlopen(source) as response:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length is not None else None
+            progress = keras.utils.Progbar(expected, unit_name="byte")
+            print(f"Downloading {source}")
+            while True:
+                block = response.read(_CHUNK_BYTES)
+                if not block:
+                    break
+                output.write(block)
+                received += len(block)
+                progress.update(received)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise DownloadError(
+            f"Downloading {source} failed after {received} bytes ({error}). Nothing "
+            "was kept in the cache; check the connection and call again, or "
+            "download the file by hand and pass its path as `weights=`."
+        ) from error
+    except Exception as error:  # http.client.IncompleteRead and other cut-offs
+        raise DownloadError(
+            f"Downloading {source} was cut off after {received} bytes ({error!r}). "
+            "Nothing was kept in the cache; call again to retry."
+        ) from error
+    if expected is not None and received != expected:
+        raise DownloadError(
+            f"Downloading {source} stopped after {received} of {expected} bytes. "
+            "Nothing was kept in the cache; call again to retry."
+        )
+    return received
+
+
+def _check(path, sha256, size):
+    """None if the file matches the record, else what is wrong."""
+    actual_size = os.path.getsize(path)
+    if size is not None and actual_size != size:
+        return f"has {actual_size} bytes, the record {size}"
+    if sha256 is not None:
+        digest = sha256_of(path)
+        if digest != sha256:
+            return f"has SHA-256 {digest}, the record {sha256}"
+    return None

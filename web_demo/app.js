@@ -1,0 +1,201 @@
+// Page wiring: sources (camera or file), the frame loop, the display. Everything that decides a
+// number lives in core/ (tested in Node); the runtime in litert_model.js.
+//
+// URL parameters: model (a .tflite URL, its .json beside it; default models/model.tflite),
+// threads (1 by default), smoothing (frames, default 12), record (expose the first N classified
+// frames and logits on window.tsmDemo, for tests).
+
+import { FramePacer, MetadataError, StreamingRecognizer, checkStreaming, cropRegion, parseMetadata } from "./core/index.js";
+import { loadSignatureModel } from "./litert_model.js";
+
+const parameters = new URLSearchParams(location.search);
+const modelUrl = parameters.get("model") ?? "models/model.tflite";
+const threads = Number(parameters.get("threads") ?? 1);
+const smoothingWindow = parameters.has("smoothing") ? Number(parameters.get("smoothing")) : undefined;
+const recordLimit = Number(parameters.get("record") ?? 0);
+
+const elements = Object.fromEntries(
+  ["model-info", "camera", "video-file", "reset", "message", "video", "overlay", "top3", "latency", "capture"].map((id) => [id, document.getElementById(id)]),
+);
+const capture = elements.capture.getContext("2d", { willReadFrequently: true });
+
+// What tests read: the state of the page, and the frames and logits it classified.
+const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads };
+window.tsmDemo = demo;
+demo.recordedFrames = () =>
+  demo.records.map((record) => ({ height: record.height, width: record.width, rgb: btoa(String.fromCharCode(...record.rgb)), logits: Array.from(record.logits) }));
+
+let recognizer = null;
+let pacer = null;
+let sourceId = 0;
+let busy = false;
+let latencies = [];
+
+function showError(error) {
+  demo.status = "error";
+  demo.error = error.message;
+  elements.message.textContent = error.message;
+  elements.message.hidden = false;
+  console.error(error);
+}
+
+function clearError() {
+  elements.message.hidden = true;
+  demo.error = null;
+}
+
+async function fetchText(url, what) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`Could not fetch ${what} ${url}: HTTP ${response.status}. Serve the page with tsm-web --model=PATH.tflite.`);
+  return response.text();
+}
+
+async function loadModel() {
+  const metadataUrl = modelUrl.replace(/\.tflite$/, ".json");
+  const metadata = parseMetadata(await fetchText(metadataUrl, "the metadata"));
+  checkStreaming(metadata);
+  const model = await loadSignatureModel(modelUrl, metadata.signatureKey, threads);
+  recognizer = new StreamingRecognizer(metadata, model, { smoothingWindow });
+  pacer = new FramePacer(metadata.frameRate);
+  demo.metadata = { precision: metadata.precision, labels: metadata.labels, frameRate: metadata.frameRate };
+  const rate = metadata.frameRate === null ? "every frame" : `${metadata.frameRate} frames/s`;
+  elements["model-info"].textContent =
+    `${modelUrl.split("/").pop()}: ${metadata.precision}, ${metadata.labels.length} classes, ` +
+    `${metadata.preprocessing.cropSize} px crop, ${metadata.states.length} states, ${rate}, ${threads} thread${threads > 1 ? "s" : ""}.`;
+}
+
+function resetStream() {
+  recognizer?.reset();
+  pacer?.reset();
+  latencies = [];
+  demo.records = [];
+  demo.framesClassified = 0;
+  demo.latenciesMs = [];
+  elements.top3.replaceChildren();
+  elements.latency.textContent = "–";
+}
+
+function stopSource() {
+  sourceId += 1;
+  const video = elements.video;
+  video.srcObject?.getTracks().forEach((track) => track.stop());
+  video.pause();
+  video.srcObject = null;
+  video.removeAttribute("src");
+  resetStream();
+}
+
+async function startCamera() {
+  stopSource();
+  clearError();
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (error) {
+    const reasons = {
+      NotAllowedError: "Camera permission was denied. Allow the camera for this site (the camera icon in the address bar) and press Camera again, or choose a video file.",
+      NotFoundError: "No camera was found. Connect one and press Camera again, or choose a video file.",
+      NotReadableError: "The camera is busy in another application. Close it and press Camera again, or choose a video file.",
+    };
+    throw new Error(reasons[error.name] ?? `The camera could not be opened (${error.name}: ${error.message}). Choose a video file instead.`);
+  }
+  elements.video.srcObject = stream;
+  await play(false);
+}
+
+async function startFile(file) {
+  stopSource();
+  clearError();
+  elements.video.src = URL.createObjectURL(file);
+  elements.video.loop = true;
+  await play(true);
+}
+
+async function play(isFile) {
+  const id = sourceId;
+  await elements.video.play();
+  demo.status = "streaming";
+  const onFrame = (now, frameMetadata) => {
+    if (id !== sourceId) return;
+    // A file's clock is its media time (it loops back to 0: a new stream); a camera's is the wall clock.
+    const timestamp = isFile ? frameMetadata.mediaTime : now / 1000;
+    if (isFile && pacer.nextDue !== null && timestamp + 1 < pacer.nextDue) resetStream();
+    if (!busy && pacer.shouldTake(timestamp)) classify(id).catch(showError);
+    elements.video.requestVideoFrameCallback(onFrame);
+  };
+  elements.video.requestVideoFrameCallback(onFrame);
+}
+
+async function classify(id) {
+  busy = true;
+  try {
+    const video = elements.video;
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    if (!width || !height) return;
+    if (elements.capture.width !== width || elements.capture.height !== height) Object.assign(elements.capture, { width, height });
+    capture.drawImage(video, 0, 0, width, height);
+    const rgba = capture.getImageData(0, 0, width, height).data;
+    const prediction = await recognizer.step(rgba, height, width, 4, 3);
+    if (id !== sourceId) return;
+    if (demo.records.length < recordLimit) demo.records.push({ height, width, rgb: toRgb(rgba), logits: prediction.logits });
+    demo.framesClassified += 1;
+    demo.latenciesMs.push(prediction.latencyMs);
+    show(prediction, height, width);
+  } finally {
+    busy = false;
+  }
+}
+
+function toRgb(rgba) {
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  for (let pixel = 0, index = 0; pixel < rgba.length; pixel += 4) {
+    rgb[index++] = rgba[pixel];
+    rgb[index++] = rgba[pixel + 1];
+    rgb[index++] = rgba[pixel + 2];
+  }
+  return rgb;
+}
+
+function show(prediction, height, width) {
+  elements.top3.replaceChildren(
+    ...prediction.top.map(({ label, score }) => {
+      const item = document.createElement("li");
+      item.textContent = `${label} ${(100 * score).toFixed(1)}%`;
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.style.width = `${(100 * score).toFixed(1)}%`;
+      item.append(bar);
+      return item;
+    }),
+  );
+  latencies.push(prediction.latencyMs);
+  if (latencies.length > 100) latencies.shift();
+  const mean = latencies.reduce((sum, value) => sum + value, 0) / latencies.length;
+  elements.latency.textContent = `frame ${prediction.frameIndex}: ${prediction.latencyMs.toFixed(1)} ms (mean of last ${latencies.length}: ${mean.toFixed(1)} ms)`;
+  const overlay = elements.overlay;
+  if (overlay.width !== width || overlay.height !== height) Object.assign(overlay, { width, height });
+  const context = overlay.getContext("2d");
+  context.clearRect(0, 0, width, height);
+  const region = cropRegion(height, width, recognizer.metadata.preprocessing);
+  context.strokeStyle = "#3c9";
+  context.lineWidth = Math.max(2, width / 160);
+  context.strokeRect(region.left, region.top, region.width, region.height);
+}
+
+elements.camera.addEventListener("click", () => startCamera().catch(showError));
+elements["video-file"].addEventListener("change", (event) => {
+  const [file] = event.target.files;
+  if (file) startFile(file).catch(showError);
+});
+elements.reset.addEventListener("click", resetStream);
+
+loadModel()
+  .then(() => {
+    demo.status = "ready";
+    if (parameters.get("source") === "camera") return startCamera();
+  })
+  .catch((error) => {
+    elements.camera.disabled = true;
+    showError(error instanceof MetadataError ? error : error);
+  });
