@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv kotlin-tools web-tools clean
+.PHONY: demo test lint venv kotlin-tools web-tools clean
 
 # [dev] asks for torch>=2.1 (the checkpoint-import tests need it); torch 2.13.0 (the CPU
 # build where the index offers one) goes in first so that [dev] finds it already installed.
@@ -33,13 +33,16 @@ test: $(STAMP)
 
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
 kotlin-tools:
-	@if command -v kotlinc >/dev/null && [ -f /usr/share/java/junit4.jar ]; then echo "kotlinc and junit4 are installed"; \
-	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends kotlin junit4; fi
+	@scripts/install_kotlin_tools.sh
 
-# Debian's Chromium, for the web demo's browser test (tests/test_web_demo.py; it runs `npm ci` in web_demo itself).
+# ruff: lint (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and formatting, as pyproject.toml sets.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Debian's Chromium, Node.js and npm, for the web demo's tests (tests/test_web_demo.py; it runs `npm ci` in web_demo itself).
 web-tools:
-	@if [ -x /usr/bin/chromium ]; then echo "chromium is installed"; \
-	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; fi
+	@scripts/install_web_tools.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

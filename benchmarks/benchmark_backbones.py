@@ -12,13 +12,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
 from alternating import alternating_medians
 
 import tsm_tf
+from tsm_tf.utils.parameters import count_trainable_parameters
 
 _BACKBONES = flags.DEFINE_list("backbones", ["mobilenet_v2", "resnet50"], "Backbones to compare.")
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["1", "8"], "Clip batch sizes.")
@@ -35,9 +35,6 @@ def time_pair(models, clips, repeats):
         forward(clips)  # trace and warm up
     return alternating_medians([lambda forward=forward: forward(clips).numpy() for forward in forwards], repeats)
 
-
-def trainable_parameters(model):
-    return sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
 
 
 def main(argv):
@@ -56,7 +53,7 @@ def main(argv):
                 (
                     backbone,
                     batch_size,
-                    f"{trainable_parameters(tsm) / 1e6:.2f}M / {trainable_parameters(tsn) / 1e6:.2f}M",
+                    f"{count_trainable_parameters(tsm) / 1e6:.2f}M / {count_trainable_parameters(tsn) / 1e6:.2f}M",
                     f"{tsm_tf.count_flops(tsm) / 1e9:.2f}G / {tsm_tf.count_flops(tsn) / 1e9:.2f}G",
                     f"{tsm_time * 1e3:.0f}",
                     f"{tsn_time * 1e3:.0f}",

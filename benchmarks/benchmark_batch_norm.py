@@ -34,19 +34,15 @@ def build(backbone, batch_norm_class):
     """The TSM of the benchmark, with `batch_norm_class` in every backbone block."""
     import keras
 
-    import tsm_tf
-    from tsm_tf.backbones import torch_layers
+    from tsm_tf.models.tsm_classifier import clip_graph
+    from tsm_tf.models.tsm_config import TSMConfig
 
-    fused_class = torch_layers.FusedBatchNormalization
-    torch_layers.FusedBatchNormalization = batch_norm_class
-    try:
-        keras.utils.set_random_seed(0)
-        model = tsm_tf.build_tsm(
-            backbone, 9, num_segments=_NUM_SEGMENTS.value, image_size=_IMAGE_SIZE.value,
-            shift_div=4, bidirectional=False, width_multiplier=_WIDTH.value, dropout=0.0,
-        )
-    finally:
-        torch_layers.FusedBatchNormalization = fused_class
+    config = TSMConfig(
+        backbone, 9, num_segments=_NUM_SEGMENTS.value, image_size=_IMAGE_SIZE.value,
+        shift_div=4, bidirectional=False, width_multiplier=_WIDTH.value, dropout=0.0,
+    )
+    keras.utils.set_random_seed(0)
+    model = keras.Model(*clip_graph(config, batch_norm_class))
     model.compile(keras.optimizers.AdamW(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 

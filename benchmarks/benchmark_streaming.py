@@ -47,9 +47,9 @@ def export_all(tsm, tsn, frames):
     import tensorflow as tf
 
     import tsm_tf
-    from tsm_tf.online import build_frame_model
-    from tsm_tf.tflite_export import convert_to_tflite
-    from tsm_tf.metadata import write_atomically
+    from tsm_tf.lite.export import convert_to_tflite
+    from tsm_tf.models.online_tsm import build_frame_model
+    from tsm_tf.utils.atomic_files import write_atomically
 
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     paths = {}
@@ -86,7 +86,7 @@ def time_model(path, num_frames):
 
 def report(paths, times):
     """Prints the table README.md carries."""
-    from tsm_tf.tflite_model import TFLiteModel
+    from tsm_tf.lite.tflite_model import TFLiteModel
 
     states = TFLiteModel(paths["tsm_streaming_float32"]).state_bytes()
     states_int8 = TFLiteModel(paths["tsm_streaming_int8"]).state_bytes()

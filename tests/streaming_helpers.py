@@ -4,9 +4,8 @@ import keras
 import numpy as np
 
 from tests.helpers import random_clips
-from tsm_tf import per_frame_model
-
 from tests.helpers import tiny_tsm
+from tsm_tf import per_frame_model
 
 
 def calibrate_batch_norm(model, clips, variance_floor=0.0):
@@ -87,12 +86,7 @@ def video_frames(num_frames, image_size, seed=0):
 
 def stream_online(online, frames):
     """Per-frame logits of an online model over `frames` (H, W, 3 each), states carried."""
-    import tsm_tf
+    from tsm_tf.lite.streaming import logits_of
+    from tsm_tf.lite.streaming import stream_keras
 
-    states = tsm_tf.initial_states(online)
-    logits = []
-    for frame in frames:
-        outputs = online({"frame": frame[None], **states})
-        logits.append(np.asarray(outputs["logits"])[0])
-        states = {name: np.asarray(outputs[name]) for name in states}
-    return np.stack(logits)
+    return logits_of(stream_keras(online, frames))

@@ -1,7 +1,7 @@
 """The Android demo's Kotlin core, tested on the JVM against the Python reference.
 
 Generates golden vectors from a tiny exported streaming model, float32 and full int8
-(`tsm_tf.golden`: raw frames, the exact inputs and states fed to the real TFLite
+(`tsm_tf.lite.golden`: raw frames, the exact inputs and states fed to the real TFLite
 interpreter, its outputs, and the Python client's smoothed scores; state outputs renamed
 so that only pairing by model.json's names replays them, and a smoothed top-1 that
 changes), compiles android_demo/core with its JUnit 4
@@ -18,8 +18,8 @@ import subprocess
 
 import pytest
 
-from tsm_tf import golden
-from tsm_tf import pacer_golden
+from tsm_tf.lite import golden
+from tsm_tf.lite import pacer_golden
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORE = ROOT / "android_demo" / "core" / "src"

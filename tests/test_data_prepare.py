@@ -16,6 +16,7 @@ from tsm_tf.data import read_videos
 from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
+from tsm_tf.utils.label_files import read_label_file
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def video_tree(tmp_path_factory):
 
 def run_prepare(*arguments):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, "-m", "tsm_tf.data.prepare", *arguments]
+    command = [sys.executable, "-m", "tsm_tf.cli.prepare", *arguments]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -117,7 +118,7 @@ def write_frame_list(root):
 def test_frame_folders_with_missing_frames_and_unknown_labels(tmp_path):
     frames_root = write_frame_list(tmp_path)
     items = sources.list_frame_folders(str(tmp_path / "list.txt"), str(frames_root))
-    labels = sources.read_label_file(str(tmp_path / "classes.txt"))
+    labels = read_label_file(str(tmp_path / "classes.txt"))
     report = prepare_dataset(items, labels, str(tmp_path / "out"), num_shards=2, settings=EncodeSettings(shorter_side=0))
     assert (report["num_listed"], report["num_written"]) == (6, 3)
     assert report["skipped_by_reason"] == {"missing frames": 1, "unknown label": 1, "zero frames": 1}
@@ -150,7 +151,7 @@ def test_kinetics_csv_and_something_something_json(tmp_path):
     label_map = tmp_path / "something-labels.json"
     label_map.write_text(json.dumps({"Pushing something from right to left": "1", "Pushing something from left to right": "0"}))
     items = sources.list_annotations(str(something), str(root))
-    labels = sources.read_label_file(str(label_map))
+    labels = read_label_file(str(label_map))
     assert labels == ["Pushing something from left to right", "Pushing something from right to left"]
     report = prepare_dataset(items, labels, str(tmp_path / "something"), settings=EncodeSettings(shorter_side=0))
     [(frames, label, video_id)] = list(read_videos(str(tmp_path / "something" / "train-*.tfrecord")))

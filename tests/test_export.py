@@ -18,12 +18,12 @@ from tests.helpers import random_clips
 from tests.helpers import seed_everything
 from tests.helpers import tiny_tsm
 from tests.streaming_helpers import streaming_tsm
-from tsm_tf.metadata import write_metadata
-from tsm_tf.parity import FLOAT32_TOLERANCE
-from tsm_tf.preprocessing import resize_and_center_crop
-from tsm_tf.tflite_model import TFLiteModel
-from tsm_tf.tflite_export import UnsupportedOpsError
-from tsm_tf.tflite_export import convert_to_tflite
+from tsm_tf.lite.export import UnsupportedOpsError
+from tsm_tf.lite.export import convert_to_tflite
+from tsm_tf.lite.metadata import write_metadata
+from tsm_tf.lite.parity import FLOAT32_TOLERANCE
+from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.tflite_model import TFLiteModel
 
 PRECISIONS = ["float32", "float16", "dynamic_int8", "int8"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

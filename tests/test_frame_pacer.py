@@ -9,9 +9,9 @@ import tensorflow as tf
 from tsm_tf import FramePacer
 from tsm_tf.data import records
 from tsm_tf.data.frame_rate import sampled_frame_rate
-from tsm_tf.metadata import expected_frame_rate
-from tsm_tf.metadata import validate_metadata
-from tsm_tf.pacer_golden import golden_sequences
+from tsm_tf.lite.metadata import expected_frame_rate
+from tsm_tf.lite.metadata import validate_metadata
+from tsm_tf.lite.pacer_golden import golden_sequences
 
 
 def taken(pacer, timestamps):

@@ -8,12 +8,10 @@ import tsm_tf
 from tests.helpers import assert_loads_in_fresh_process
 from tests.helpers import random_clips
 from tests.helpers import tiny_tsm
+from tsm_tf.utils.parameters import count_trainable_parameters
 
 BACKBONES = ["mobilenet_v2", "resnet50"]
 
-
-def trainable_parameters(model):
-    return sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
 
 
 def shift_layers(model):
@@ -25,7 +23,7 @@ def test_paper_table_resnet50():
     tsm = tsm_tf.build_tsm("resnet50", 400, num_segments=8, image_size=224)
     tsn = tsm_tf.build_tsm("resnet50", 400, num_segments=8, image_size=224, shift_div=0)
     assert tsm.count_params() == tsn.count_params()
-    assert trainable_parameters(tsm) == trainable_parameters(tsn) == 24_327_632
+    assert count_trainable_parameters(tsm) == count_trainable_parameters(tsn) == 24_327_632
     assert tsm_tf.count_flops(tsm) == tsm_tf.count_flops(tsn)
     assert 32.5e9 < tsm_tf.count_flops(tsm) < 33.5e9
     assert len(shift_layers(tsm)) == 16
@@ -36,10 +34,10 @@ def test_backbones_match_torchvision_sizes():
     """torchvision: ResNet50 25,557,032 parameters and 4.09G multiply-adds a frame;
     MobileNetV2 3,504,872 and 300.8M (1000 classes, 224 px)."""
     resnet = tsm_tf.build_tsm("resnet50", 1000, num_segments=1, image_size=224)
-    assert trainable_parameters(resnet) == 25_557_032
+    assert count_trainable_parameters(resnet) == 25_557_032
     assert tsm_tf.count_flops(resnet) == 4_089_184_256
     mobilenet = tsm_tf.build_tsm("mobilenet_v2", 1000, num_segments=1, image_size=224)
-    assert trainable_parameters(mobilenet) == 3_504_872
+    assert count_trainable_parameters(mobilenet) == 3_504_872
     assert tsm_tf.count_flops(mobilenet) == 300_774_272
 
 

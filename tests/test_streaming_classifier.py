@@ -11,7 +11,7 @@ import pytest
 import tsm_tf
 from tests.helpers import seed_everything
 from tests.streaming_helpers import streaming_tsm
-from tsm_tf.preprocessing import resize_and_center_crop
+from tsm_tf.lite.preprocessing import resize_and_center_crop
 
 
 @pytest.fixture(scope="module")

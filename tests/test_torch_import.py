@@ -34,8 +34,8 @@ from tests.helpers import run_python  # noqa: E402
 from tests.helpers import seed_everything  # noqa: E402
 from tests.helpers import SENSITIVITY_FACTOR  # noqa: E402
 from tests.streaming_helpers import stream_online  # noqa: E402
-from tsm_tf.torch_import import load_imagenet_weights  # noqa: E402
-from tsm_tf.torch_import import load_torch_checkpoint  # noqa: E402
+from tsm_tf.interop.torch_import import load_imagenet_weights  # noqa: E402
+from tsm_tf.interop.torch_import import load_torch_checkpoint  # noqa: E402
 
 ATOL = 1e-4
 NUM_SEGMENTS = 4

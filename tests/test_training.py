@@ -141,7 +141,7 @@ def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
 
 
 def test_config_names_a_bad_training_crop(motion):
-    with pytest.raises(ValueError, match="`train_crop` must be one of multi_scale, centre. Received: train_crop='random'"):
+    with pytest.raises(ValueError, match="`train_crop` must be one of 'multi_scale', 'center', 'centre'. Received: train_crop='random'"):
         TrainConfig(train_pattern=motion["train"], run_dir="unused", train_crop="random", **TINY)
 
 

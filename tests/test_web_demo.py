@@ -1,6 +1,6 @@
 """The browser demo (web_demo/), tested in Node and in real headless Chromium.
 
-1. The pure JS core replays the golden vectors of `tsm_tf.golden` (Node's test runner).
+1. The pure JS core replays the golden vectors of `tsm_tf.lite.golden` (Node's test runner).
 2. The page, served by `tsm-web`'s server with the isolation headers, streams a video played
    as Chromium's fake webcam through LiteRT.js; its per-frame logits must equal
    `StreamingClassifier`'s on the same captured RGB frames, with 1 and 2 threads.
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tsm_tf import StreamingClassifier
-from tsm_tf import golden
+from tsm_tf.lite import golden
 from tsm_tf.cli import web
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

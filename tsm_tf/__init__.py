@@ -4,7 +4,7 @@ Build a video classifier, train it with `model.fit`, stream it frame by frame
 on TFLite. See README.md.
 """
 
-from tsm_tf.native_stderr import captured_native_stderr
+from tsm_tf.utils.native_stderr import captured_native_stderr
 
 with captured_native_stderr():
     import keras  # noqa: F401  (TensorFlow loads here, with its native start-up chatter)
@@ -13,25 +13,28 @@ with captured_native_stderr():
     # Finding the devices now keeps a CPU-only machine's "failed call to cuInit" quiet too.
     _tensorflow.config.list_physical_devices()
 
-from tsm_tf.cached_shift import CachedShift
-from tsm_tf.flops import count_flops
-from tsm_tf.frame_pacer import FramePacer
-from tsm_tf.fused_batch_norm import FusedBatchNormalization
-from tsm_tf.image_normalization import ImageNormalization
-from tsm_tf.merge_segments import MergeSegments
-from tsm_tf.models import build_tsm
-from tsm_tf.models import per_frame_model
-from tsm_tf.online import build_online_tsm
-from tsm_tf.online import causal_frame_logits
-from tsm_tf.online import initial_states
-from tsm_tf.parity import check_parity
-from tsm_tf.split_segments import SplitSegments
-from tsm_tf.streaming_classifier import StreamingClassifier
-from tsm_tf.temporal_shift import TemporalShift
-from tsm_tf.tflite_export import export_tflite
-from tsm_tf.torch_import import load_imagenet_weights
-from tsm_tf.torch_import import load_torch_checkpoint
-from tsm_tf.tsm_classifier import TSMClassifier
+from tsm_tf.interop.torch_import import load_imagenet_weights
+from tsm_tf.interop.torch_import import load_torch_checkpoint
+from tsm_tf.layers.cached_shift import CachedShift
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
+from tsm_tf.layers.image_normalization import ImageNormalization
+from tsm_tf.layers.merge_segments import MergeSegments
+from tsm_tf.layers.split_segments import SplitSegments
+from tsm_tf.layers.temporal_shift import TemporalShift
+from tsm_tf.lite.export import export_tflite
+from tsm_tf.lite.frame_pacer import FramePacer
+from tsm_tf.lite.parity import check_parity
+from tsm_tf.lite.streaming_classifier import StreamingClassifier
+from tsm_tf.models.builders import build_tsm
+from tsm_tf.models.builders import per_frame_model
+from tsm_tf.models.flops import count_flops
+from tsm_tf.models.online_tsm import OnlineTSM
+from tsm_tf.models.online_tsm import build_online_tsm
+from tsm_tf.models.online_tsm import causal_frame_logits
+from tsm_tf.models.online_tsm import initial_states
+from tsm_tf.models.tsm_classifier import TSMClassifier
+from tsm_tf.models.tsm_config import TSMConfig
+
 # Registers the learning-rate schedule, so that checkpoints written by
 # `tsm-train` (which keep their optimizer) load after `import tsm_tf` alone.
 from tsm_tf.training import schedules as _schedules  # noqa: F401
@@ -43,9 +46,11 @@ __all__ = [
     "FusedBatchNormalization",
     "ImageNormalization",
     "MergeSegments",
+    "OnlineTSM",
     "SplitSegments",
     "StreamingClassifier",
     "TSMClassifier",
+    "TSMConfig",
     "TemporalShift",
     "__version__",
     "build_online_tsm",

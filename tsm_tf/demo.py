@@ -184,9 +184,6 @@ def stream_held_out(tflite_path, paths):
     }
 
 
-def trainable_parameters(model):
-    return sum(int(weight.numpy().size) for weight in model.trainable_weights)
-
 
 def format_table(summary):
     """The demo's one table, as Markdown."""
@@ -211,9 +208,10 @@ def main(argv):
     import keras
 
     import tsm_tf
-    from tsm_tf.atomic import write_atomically
     from tsm_tf.training.callbacks import LAST_MODEL
     from tsm_tf.training.side_by_side import train_side_by_side
+    from tsm_tf.utils.atomic_files import write_atomically
+    from tsm_tf.utils.parameters import count_trainable_parameters
 
     out_dir = _OUT_DIR.value
     for part in ("data", "tsm", "tsn", "export"):
@@ -238,7 +236,7 @@ def main(argv):
         summary[name] = {
             "top1": report["top1"],
             "per_class_accuracy": report["per_class_accuracy"],
-            "parameters": trainable_parameters(model),
+            "parameters": count_trainable_parameters(model),
             "flops": tsm_tf.count_flops(model),
             "train_seconds": train_seconds[name],
             "model": path,

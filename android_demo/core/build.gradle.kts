@@ -23,8 +23,8 @@ dependencies {
 }
 
 tasks.test {
-    // Golden vectors come from Python: python -m tsm_tf.golden --output_dir DIR and
-    // python -m tsm_tf.pacer_golden --output=DIR/pacer.json, then
+    // Golden vectors come from Python: python -m tsm_tf.cli.golden --output_dir DIR and
+    // python -m tsm_tf.cli.pacer_golden --output=DIR/pacer.json, then
     // ./gradlew :core:test -PtsmGolden=DIR. Without them the tests that read them are left out.
     val golden = providers.gradleProperty("tsmGolden").orNull
     if (golden != null) {

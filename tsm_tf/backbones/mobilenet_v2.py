@@ -2,8 +2,9 @@
 
 import keras
 
-from tsm_tf.backbones.torch_layers import apply_batch_norm
-from tsm_tf.backbones.torch_layers import apply_conv
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
+from tsm_tf.layers.pytorch_style import apply_batch_norm
+from tsm_tf.layers.pytorch_style import apply_conv
 
 # (expansion ratio t, output channels c, repeats n, first stride s)
 INVERTED_RESIDUAL_SETTING = (
@@ -53,14 +54,14 @@ def mobilenet_v2_shift_blocks(width_multiplier=1.0):
     ]
 
 
-def apply_conv_bn_relu6(x, filters, kernel_size, stride, name, groups=1):
+def apply_conv_bn_relu6(x, filters, kernel_size, stride, name, batch_norm_class, groups=1):
     """torchvision's `Conv2dNormActivation`: conv `{name}_0`, BN `{name}_1`, ReLU6."""
     x = apply_conv(x, filters, kernel_size, stride, f"{name}_0", groups=groups)
-    x = apply_batch_norm(x, f"{name}_1")
+    x = apply_batch_norm(x, f"{name}_1", batch_norm_class)
     return keras.layers.ReLU(6.0, name=f"{name}_2")(x)
 
 
-def apply_inverted_residual(x, out_channels, stride, expansion, shift, name):
+def apply_inverted_residual(x, out_channels, stride, expansion, shift, name, batch_norm_class):
     """An `InvertedResidual`; the shift sits before the expansion conv."""
     in_channels = x.shape[-1]
     hidden = int(round(in_channels * expansion))
@@ -68,19 +69,19 @@ def apply_inverted_residual(x, out_channels, stride, expansion, shift, name):
     branch = shift(x, name) if use_residual else x
     layer = 0
     if expansion != 1:
-        branch = apply_conv_bn_relu6(branch, hidden, 1, 1, f"{name}_conv_0")
+        branch = apply_conv_bn_relu6(branch, hidden, 1, 1, f"{name}_conv_0", batch_norm_class)
         layer = 1
     branch = apply_conv_bn_relu6(
-        branch, hidden, 3, stride, f"{name}_conv_{layer}", groups=hidden
+        branch, hidden, 3, stride, f"{name}_conv_{layer}", batch_norm_class, groups=hidden
     )
     branch = apply_conv(branch, out_channels, 1, 1, f"{name}_conv_{layer + 1}")
-    branch = apply_batch_norm(branch, f"{name}_conv_{layer + 2}")
+    branch = apply_batch_norm(branch, f"{name}_conv_{layer + 2}", batch_norm_class)
     if not use_residual:
         return branch
     return keras.layers.Add(name=f"{name}_add")([x, branch])
 
 
-def apply_mobilenet_v2(frames, shift, width_multiplier=1.0):
+def apply_mobilenet_v2(frames, shift, width_multiplier=1.0, batch_norm_class=FusedBatchNormalization):
     """Adds MobileNetV2 to a functional graph; returns the last feature map.
 
     Args:
@@ -88,13 +89,14 @@ def apply_mobilenet_v2(frames, shift, width_multiplier=1.0):
         shift: `shift(x, name) -> x`, applied to the input of the residual
             branch of every block that has an identity shortcut.
         width_multiplier: torchvision's `width_mult`.
+        batch_norm_class: the normalization layer of every block.
     """
     stem = make_divisible(STEM_CHANNELS * width_multiplier)
-    x = apply_conv_bn_relu6(frames, stem, 3, 2, "features_0")
+    x = apply_conv_bn_relu6(frames, stem, 3, 2, "features_0", batch_norm_class)
     for index, _, out_channels, stride, expansion in _block_plan(width_multiplier):
         x = apply_inverted_residual(
-            x, out_channels, stride, expansion, shift, f"features_{index}"
+            x, out_channels, stride, expansion, shift, f"features_{index}", batch_norm_class
         )
     last = make_divisible(LAST_CHANNELS * max(1.0, width_multiplier))
     last_index = len(_block_plan(width_multiplier)) + 1
-    return apply_conv_bn_relu6(x, last, 1, 1, f"features_{last_index}")
+    return apply_conv_bn_relu6(x, last, 1, 1, f"features_{last_index}", batch_norm_class)

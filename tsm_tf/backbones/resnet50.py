@@ -2,8 +2,9 @@
 
 import keras
 
-from tsm_tf.backbones.torch_layers import apply_batch_norm
-from tsm_tf.backbones.torch_layers import apply_conv
+from tsm_tf.layers.fused_batch_normalization import FusedBatchNormalization
+from tsm_tf.layers.pytorch_style import apply_batch_norm
+from tsm_tf.layers.pytorch_style import apply_conv
 
 # (name, bottleneck width, stride of the first block) per stage.
 STAGES = (
@@ -56,7 +57,7 @@ def resnet101_shift_blocks():
     return resnet_shift_blocks("resnet101")
 
 
-def apply_bottleneck(x, width, stride, shift, name):
+def apply_bottleneck(x, width, stride, shift, name, batch_norm_class):
     """A torchvision `Bottleneck` (stride in the 3x3 conv), shift on the branch.
 
     `shift` is None for a block the placement rule leaves unshifted.
@@ -65,21 +66,27 @@ def apply_bottleneck(x, width, stride, shift, name):
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
         shortcut = apply_conv(x, out_channels, 1, stride, f"{name}_downsample_0")
-        shortcut = apply_batch_norm(shortcut, f"{name}_downsample_1")
+        shortcut = apply_batch_norm(shortcut, f"{name}_downsample_1", batch_norm_class)
     branch = x if shift is None else shift(x, name)
     branch = apply_conv(branch, width, 1, 1, f"{name}_conv1")
-    branch = apply_batch_norm(branch, f"{name}_bn1")
+    branch = apply_batch_norm(branch, f"{name}_bn1", batch_norm_class)
     branch = keras.layers.ReLU(name=f"{name}_relu1")(branch)
     branch = apply_conv(branch, width, 3, stride, f"{name}_conv2")
-    branch = apply_batch_norm(branch, f"{name}_bn2")
+    branch = apply_batch_norm(branch, f"{name}_bn2", batch_norm_class)
     branch = keras.layers.ReLU(name=f"{name}_relu2")(branch)
     branch = apply_conv(branch, out_channels, 1, 1, f"{name}_conv3")
-    branch = apply_batch_norm(branch, f"{name}_bn3")
+    branch = apply_batch_norm(branch, f"{name}_bn3", batch_norm_class)
     x = keras.layers.Add(name=f"{name}_add")([shortcut, branch])
     return keras.layers.ReLU(name=f"{name}_out")(x)
 
 
-def apply_resnet(frames, shift, width_multiplier=1.0, depth="resnet50"):
+def apply_resnet(
+    frames,
+    shift,
+    width_multiplier=1.0,
+    depth="resnet50",
+    batch_norm_class=FusedBatchNormalization,
+):
     """Adds a torchvision ResNet to a functional graph; returns the `layer4` feature map.
 
     Args:
@@ -89,10 +96,11 @@ def apply_resnet(frames, shift, width_multiplier=1.0, depth="resnet50"):
             rule shifts (see `resnet_shift_blocks`).
         width_multiplier: scales every channel count (1.0 is torchvision's).
         depth: `"resnet50"` or `"resnet101"`.
+        batch_norm_class: the normalization layer of every block.
     """
     every = shift_every(depth)
     x = apply_conv(frames, scaled_width(64, width_multiplier), 7, 2, "conv1")
-    x = apply_batch_norm(x, "bn1")
+    x = apply_batch_norm(x, "bn1", batch_norm_class)
     x = keras.layers.ReLU(name="relu")(x)
     # PyTorch pads max pooling with -inf; after a ReLU zeros are equivalent.
     x = keras.layers.ZeroPadding2D(1, name="maxpool_pad")(x)
@@ -105,15 +113,16 @@ def apply_resnet(frames, shift, width_multiplier=1.0, depth="resnet50"):
                 first_stride if index == 0 else 1,
                 shift if index % every == 0 else None,
                 f"{stage}_{index}",
+                batch_norm_class,
             )
     return x
 
 
-def apply_resnet50(frames, shift, width_multiplier=1.0):
+def apply_resnet50(frames, shift, width_multiplier=1.0, batch_norm_class=FusedBatchNormalization):
     """Adds ResNet50 to a functional graph (see `apply_resnet`)."""
-    return apply_resnet(frames, shift, width_multiplier, depth="resnet50")
+    return apply_resnet(frames, shift, width_multiplier, "resnet50", batch_norm_class)
 
 
-def apply_resnet101(frames, shift, width_multiplier=1.0):
+def apply_resnet101(frames, shift, width_multiplier=1.0, batch_norm_class=FusedBatchNormalization):
     """Adds ResNet101 to a functional graph (see `apply_resnet`); shifts every other block."""
-    return apply_resnet(frames, shift, width_multiplier, depth="resnet101")
+    return apply_resnet(frames, shift, width_multiplier, "resnet101", batch_norm_class)

@@ -18,7 +18,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tsm_tf.atomic import atomic_path
+from tsm_tf.utils.atomic_files import atomic_path
+from tsm_tf.utils.label_files import read_label_file
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file (or --preset).")
@@ -51,7 +52,7 @@ DEFAULT_NUM_SEGMENTS = 8
 
 def resolve_config(checkpoint, overrides):
     """Merges the checkpoint's inferred settings with the flags; fails on gaps."""
-    from tsm_tf.torch_checkpoint import infer_build_config
+    from tsm_tf.interop.torch_checkpoint import infer_build_config
 
     config = infer_build_config(checkpoint)
     for name, value in overrides.items():
@@ -72,16 +73,13 @@ def resolve_config(checkpoint, overrides):
 
 
 def read_labels(path, num_classes):
-    """Class names, one per line; None without a file."""
+    """Class names from --labels (any format `read_label_file` takes); None without a file."""
     if path is None:
         return None
-    with open(path, encoding="utf-8") as handle:
-        labels = [line.strip() for line in handle if line.strip()]
-    if len(labels) != num_classes:
-        raise app.UsageError(
-            f"--labels={path} names {len(labels)} classes; the model has {num_classes}."
-        )
-    return labels
+    try:
+        return read_label_file(path, num_classes)
+    except ValueError as error:
+        raise app.UsageError(f"--labels: {error}") from error
 
 
 def save_atomically(model, path):
@@ -93,7 +91,7 @@ def save_atomically(model, path):
 def main(argv):
     del argv
     import tsm_tf
-    from tsm_tf.torch_checkpoint import read_torch_checkpoint
+    from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint
 
     if not FLAGS.output.endswith(".keras"):
         raise app.UsageError(f"--output must end in .keras. Received: {FLAGS.output}")

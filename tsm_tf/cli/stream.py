@@ -111,7 +111,7 @@ def main(argv):
     del argv
     import tempfile
 
-    from tsm_tf.streaming_classifier import StreamingClassifier
+    from tsm_tf.lite.streaming_classifier import StreamingClassifier
 
     if (FLAGS.preset is None) == (FLAGS.model is None):
         raise app.UsageError("Pass exactly one of --model=model.tflite and --preset=name.")

@@ -18,63 +18,74 @@ import sys
 from absl import app
 from absl import flags
 
+from tsm_tf.backbones.registry import BACKBONES
+from tsm_tf.data.augmentation import TRAIN_CROPS
+from tsm_tf.data.sampling import SAMPLING_MODES
+from tsm_tf.training.config import DTYPE_POLICIES
+from tsm_tf.training.config import OPTIMIZERS
+from tsm_tf.training.config import SCHEDULES
+from tsm_tf.training.config import STRATEGIES
 from tsm_tf.training.config import TrainConfig
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("config", None, "A config.json to start from; explicit flags override it.")
-flags.DEFINE_string("train_pattern", None, "Glob of training shards (labels.txt beside them).")
-flags.DEFINE_string("validation_pattern", None, "Glob of validation shards.")
-flags.DEFINE_string("run_dir", None, "Folder for checkpoints, logs and config.json.")
-flags.DEFINE_enum("backbone", "resnet50", ["resnet50", "mobilenet_v2"], "Frame backbone.")
-flags.DEFINE_float("width_multiplier", 1.0, "Backbone width multiplier.")
-flags.DEFINE_integer("num_segments", 8, "Frames per clip.")
-flags.DEFINE_integer("shift_div", 8, "1/fraction of channels shifted each way; 0 = TSN.")
-flags.DEFINE_bool("bidirectional", True, "Offline shift (past and future); --nobidirectional streams.")
-flags.DEFINE_integer("image_size", 224, "Frame size.")
-flags.DEFINE_float("dropout", 0.5, "Dropout before the classifier.")
-flags.DEFINE_string("init_weights", None, "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.")
-flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
-flags.DEFINE_enum(
-    "train_crop", "multi_scale", ["multi_scale", "centre"],
-    "Training crop: TSN's multi-scale crop, or the evaluation centre crop (no spatial augmentation).",
-)
-flags.DEFINE_bool("flip", False, "Random horizontal flips (off for direction-sensitive classes).")
-flags.DEFINE_list(
-    "flip_label_swaps", [],
-    "With --flip: pairs of class indices that trade places in a flipped clip, e.g. 0:1,6:7 "
-    "(the motion dataset's pan_left/pan_right and clockwise/anticlockwise).",
-)
-flags.DEFINE_bool(
-    "reverse_time", False,
-    "Play training clips backwards at random (where every class reversed is a class).",
-)
-flags.DEFINE_list(
-    "reverse_label_swaps", [],
-    "With --reverse_time: pairs of class indices that trade places in a clip played backwards, "
-    "e.g. 0:1,2:3,4:5,6:7 (the motion dataset's opposite pans, zooms and rotations).",
-)
-flags.DEFINE_integer("batch_size", 64, "Global batch size (clips).")
-flags.DEFINE_integer("epochs", 50, "Epochs.")
-flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch; default one pass over the data.")
-flags.DEFINE_integer("validation_steps", None, "Validation steps; default one pass.")
-flags.DEFINE_enum("optimizer", "sgd", ["sgd", "adamw"], "Optimizer (the paper: SGD with momentum).")
-flags.DEFINE_float("base_learning_rate", 0.01, "Learning rate per 64 clips (linear scaling).")
-flags.DEFINE_float("learning_rate", None, "Peak learning rate; overrides the scaling rule.")
-flags.DEFINE_enum("schedule", "cosine", ["cosine", "step"], "Decay after the warm-up.")
-flags.DEFINE_list("decay_epochs", ["20", "40"], "Step schedule: epochs where the rate drops.")
-flags.DEFINE_float("decay_rate", 0.1, "Step schedule factor.")
-flags.DEFINE_float("warmup_epochs", 0.0, "Linear warm-up, in epochs.")
-flags.DEFINE_float("momentum", 0.9, "SGD momentum.")
-flags.DEFINE_float("weight_decay", 1e-4, "Weight decay on kernels (not biases or BN).")
-flags.DEFINE_float("clip_norm", 20.0, "Global gradient-norm clip; 0 disables.")
-flags.DEFINE_bool("partial_bn", False, "Freeze all batch norms but the first (fine-tuning).")
-flags.DEFINE_bool("zero_init_residual", False, "Start every residual branch at zero (from-scratch training).")
-flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"], "tf.distribute strategy.")
-flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.")
-flags.DEFINE_enum("precision", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Dtype policy.")
-flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
+# Every default is TrainConfig's, whose model defaults are TSMConfig's.
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+
+
+def define_flags() -> None:
+    """Defines this command's flags (at start-up, never at import)."""
+    flags.DEFINE_string("config", None, "A config.json to start from; explicit flags override it.")
+    flags.DEFINE_string("train_pattern", None, "Glob of training shards (labels.txt beside them).")
+    flags.DEFINE_string("validation_pattern", None, "Glob of validation shards.")
+    flags.DEFINE_string("run_dir", None, "Folder for checkpoints, logs and config.json.")
+    flags.DEFINE_enum("backbone", _DEFAULTS["backbone"], list(BACKBONES), "Frame backbone.")
+    flags.DEFINE_float("width_multiplier", _DEFAULTS["width_multiplier"], "Backbone width multiplier.")
+    flags.DEFINE_integer("num_segments", _DEFAULTS["num_segments"], "Frames per clip.")
+    flags.DEFINE_integer("shift_div", _DEFAULTS["shift_div"], "1/fraction of channels shifted each way; 0 = TSN.")
+    flags.DEFINE_bool("bidirectional", _DEFAULTS["bidirectional"], "Offline shift (past and future); --nobidirectional streams.")
+    flags.DEFINE_integer("image_size", _DEFAULTS["image_size"], "Frame size.")
+    flags.DEFINE_float("dropout", _DEFAULTS["dropout"], "Dropout before the classifier.")
+    flags.DEFINE_string("init_weights", _DEFAULTS["init_weights"], "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.")
+    flags.DEFINE_enum("sampling", _DEFAULTS["sampling"], list(SAMPLING_MODES), "Frame sampling.")
+    flags.DEFINE_enum("train_crop", _DEFAULTS["train_crop"], list(TRAIN_CROPS),
+        "Training crop: TSN's multi-scale crop, or the evaluation centre crop (no spatial augmentation).",
+    )
+    flags.DEFINE_bool("flip", _DEFAULTS["flip"], "Random horizontal flips (off for direction-sensitive classes).")
+    flags.DEFINE_list(
+        "flip_label_swaps", [],
+        "With --flip: pairs of class indices that trade places in a flipped clip, e.g. 0:1,6:7 "
+        "(the motion dataset's pan_left/pan_right and clockwise/anticlockwise).",
+    )
+    flags.DEFINE_bool("reverse_time", _DEFAULTS["reverse_time"],
+        "Play training clips backwards at random (where every class reversed is a class).",
+    )
+    flags.DEFINE_list(
+        "reverse_label_swaps", [],
+        "With --reverse_time: pairs of class indices that trade places in a clip played backwards, "
+        "e.g. 0:1,2:3,4:5,6:7 (the motion dataset's opposite pans, zooms and rotations).",
+    )
+    flags.DEFINE_integer("batch_size", _DEFAULTS["batch_size"], "Global batch size (clips).")
+    flags.DEFINE_integer("epochs", _DEFAULTS["epochs"], "Epochs.")
+    flags.DEFINE_integer("steps_per_epoch", _DEFAULTS["steps_per_epoch"], "Steps per epoch; default one pass over the data.")
+    flags.DEFINE_integer("validation_steps", _DEFAULTS["validation_steps"], "Validation steps; default one pass.")
+    flags.DEFINE_enum("optimizer", _DEFAULTS["optimizer"], list(OPTIMIZERS), "Optimizer (the paper: SGD with momentum).")
+    flags.DEFINE_float("base_learning_rate", _DEFAULTS["base_learning_rate"], "Learning rate per 64 clips (linear scaling).")
+    flags.DEFINE_float("learning_rate", _DEFAULTS["learning_rate"], "Peak learning rate; overrides the scaling rule.")
+    flags.DEFINE_enum("schedule", _DEFAULTS["schedule"], list(SCHEDULES), "Decay after the warm-up.")
+    flags.DEFINE_list("decay_epochs", [str(epoch) for epoch in _DEFAULTS["decay_epochs"]], "Step schedule: epochs where the rate drops.")
+    flags.DEFINE_float("decay_rate", _DEFAULTS["decay_rate"], "Step schedule factor.")
+    flags.DEFINE_float("warmup_epochs", _DEFAULTS["warmup_epochs"], "Linear warm-up, in epochs.")
+    flags.DEFINE_float("momentum", _DEFAULTS["momentum"], "SGD momentum.")
+    flags.DEFINE_float("weight_decay", _DEFAULTS["weight_decay"], "Weight decay on kernels (not biases or BN).")
+    flags.DEFINE_float("clip_norm", _DEFAULTS["clip_norm"], "Global gradient-norm clip; 0 disables.")
+    flags.DEFINE_bool("partial_bn", _DEFAULTS["partial_bn"], "Freeze all batch norms but the first (fine-tuning).")
+    flags.DEFINE_bool("zero_init_residual", _DEFAULTS["zero_init_residual"], "Start every residual branch at zero (from-scratch training).")
+    flags.DEFINE_float("label_smoothing", _DEFAULTS["label_smoothing"], "Label smoothing.")
+    flags.DEFINE_enum("strategy", _DEFAULTS["strategy"], list(STRATEGIES), "tf.distribute strategy.")
+    flags.DEFINE_string("tpu", _DEFAULTS["tpu"], "TPU name or address for --strategy=tpu.")
+    flags.DEFINE_enum("precision", _DEFAULTS["precision"], list(DTYPE_POLICIES), "Dtype policy.")
+    flags.DEFINE_bool("jit_compile", _DEFAULTS["jit_compile"], "Compile the training step with XLA.")
+    flags.DEFINE_integer("seed", _DEFAULTS["seed"], "Random seed.")
 
 
 def resolve_config() -> TrainConfig:
@@ -134,6 +145,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
+    define_flags()
     app.run(main)
 
 

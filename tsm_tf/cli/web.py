@@ -8,7 +8,6 @@ web_demo) and the model with its `.json` metadata under `/models/model.tflite`, 
 cross-origin isolation headers that multi-threaded wasm needs, and prints the URL to open.
 """
 
-import argparse
 import functools
 import http.server
 import mimetypes
@@ -17,6 +16,8 @@ import pathlib
 import sys
 
 import numpy as np
+from absl import app
+from absl import flags
 
 WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "web_demo"
 MODEL_PREFIX = "/models/"
@@ -117,17 +118,25 @@ def write_y4m(path, frames, frame_rate=10):
                 file.write(np.clip(np.round(plane), 0, 255).astype(np.uint8).tobytes())
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="tsm-web", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="A streaming .tflite with its .json metadata beside it.")
-    parser.add_argument("--port", type=int, default=8000, help="Port to listen on (0: any free port).")
-    parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 to reach it from a phone on the network).")
-    args = parser.parse_args(argv)
+def define_flags() -> None:
+    """Defines this command's flags (at start-up, never at import)."""
+    flags.DEFINE_string("model", None, "A streaming .tflite with its .json metadata beside it.")
+    flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).", lower_bound=0, upper_bound=65535)
+    flags.DEFINE_string(
+        "host", "127.0.0.1", "Address to listen on (0.0.0.0 to reach it from a phone on the network)."
+    )
+    flags.mark_flag_as_required("model")
+
+
+def main(argv):
+    del argv
+    values = flags.FLAGS
     try:
-        server = make_server({"model": args.model}, args.host, args.port)
+        server = make_server({"model": values.model}, values.host, values.port)
     except (FileNotFoundError, OSError) as error:
-        parser.exit(2, f"tsm-web: {error}\n")
-    print(f"Serving the TSM web demo with {args.model} at {page_url(server)} (Ctrl-C stops).", flush=True)
+        print(f"tsm-web: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(f"Serving the TSM web demo with {values.model} at {page_url(server)} (Ctrl-C stops).", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -137,8 +146,9 @@ def main(argv=None):
 
 
 def run():
-    """The `tsm-web` console script."""
-    main(sys.argv[1:])
+    """Console-script and `python -m` entry point."""
+    define_flags()
+    app.run(main)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 - `make_dataset`: shards -> batches of `(clips, labels)` for `model.fit`.
 - `load_labels`, `read_videos`: the label map and fully decoded videos.
 - `write_motion_dataset`: a download-free dataset of camera motions.
-- `tsm-prepare` (`tsm_tf.data.prepare`): videos or frame folders -> shards.
+- `tsm-prepare` (`tsm_tf.cli.prepare`): videos or frame folders -> shards.
 """
 
 from tsm_tf.data.motion import MOTION_CLASSES

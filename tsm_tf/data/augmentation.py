@@ -6,11 +6,14 @@ temporal signal (what moved where) is untouched by augmentation.
 
 import tensorflow as tf
 
-from tsm_tf.preprocessing import default_resize_shorter_side
-from tsm_tf.validation import check_choice
+from tsm_tf.lite.preprocessing import CENTER_CROP
+from tsm_tf.lite.preprocessing import CROP_SPELLINGS
+from tsm_tf.lite.preprocessing import default_resize_shorter_side
+from tsm_tf.utils.argument_checks import check_choice
 
-# Training crops: TSN's multi-scale crop, or the evaluation resize and centre crop.
-TRAIN_CROPS = ("multi_scale", "centre")
+# Training crops: TSN's multi-scale crop, or the evaluation resize and center crop
+# ("center" as in the metadata; "centre" is accepted as the same crop).
+TRAIN_CROPS = ("multi_scale", *CROP_SPELLINGS)
 # TSN's GroupMultiScaleCrop: crop sides as fractions of the shorter side.
 MULTI_SCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
 # Pairs (height scale, width scale) whose indices differ by at most one
@@ -83,9 +86,9 @@ def train_clip(
         seed: shape-`(2,)` integer tensor.
         flip: whether to flip the clip horizontally with probability 1/2.
         crop: `"multi_scale"` (TSN's multi-scale crop at a random position)
-            or `"centre"` (`eval_crops`' resize and centre crop: no spatial
-            augmentation, the same view as evaluation).
-        resize_shorter_side: for `crop="centre"`, the shorter side before the
+            or `"center"` (also spelt `"centre"`: `eval_crops`' resize and center
+            crop: no spatial augmentation, the same view as evaluation).
+        resize_shorter_side: for `crop="center"`, the shorter side before the
             crop; defaults to `image_size * 256 // 224`.
 
     Returns:
@@ -94,7 +97,7 @@ def train_clip(
     """
     check_choice("crop", crop, TRAIN_CROPS)
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    if crop == "centre":
+    if CROP_SPELLINGS.get(crop) == CENTER_CROP:
         frames = eval_crops(
             decode_frames(jpeg_frames, num_frames), image_size,
             resize_shorter_side or default_resize_shorter_side(image_size), num_crops=1,

@@ -24,6 +24,7 @@ from tsm_tf.data.video_io import encode_frame_folder
 from tsm_tf.data.video_io import encode_video
 from tsm_tf.data.workers import report_progress
 from tsm_tf.data.workers import run_tasks
+from tsm_tf.utils.atomic_files import write_atomically
 
 _STATE_FOLDER = ".prepare"
 
@@ -89,7 +90,7 @@ def prepare_dataset(
     shard_reports = sorted(resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"])
     report = _final_report(items, labels, output_dir, split, skipped, shard_reports, settings)
     records.write_labels(output_dir, labels)
-    records.write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
+    write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
     return report
 
 
@@ -164,7 +165,7 @@ def _write_shard(task):
                 written.append(item.video_id)
             report_progress()
     report = {"path": path, "fingerprint": fingerprint, "written": written, "skipped": skipped}
-    records.write_atomically(state, json.dumps(report))
+    write_atomically(state, json.dumps(report))
     return report
 
 

@@ -26,6 +26,7 @@ from tsm_tf.data import records
 from tsm_tf.data.video_io import encode_frame
 from tsm_tf.data.workers import report_progress
 from tsm_tf.data.workers import run_tasks
+from tsm_tf.utils.label_files import label_swaps_to_map
 
 MOTION_CLASSES = (
     "pan_left",
@@ -42,15 +43,13 @@ MOTION_CLASSES = (
 # clockwise and anticlockwise (`TrainConfig.flip_label_swaps`), and the same
 # as `make_dataset(flip_label_map=...)`.
 MOTION_FLIP_LABEL_SWAPS = ((0, 1), (6, 7))
-MOTION_FLIP_LABEL_MAP = {label: other for pair in MOTION_FLIP_LABEL_SWAPS for label, other in (pair, pair[::-1])}
+MOTION_FLIP_LABEL_MAP = label_swaps_to_map(MOTION_FLIP_LABEL_SWAPS)
 # Classes that trade places when a clip plays backwards: every motion and its
 # opposite (`TrainConfig.reverse_label_swaps`, `make_dataset(reverse_label_map=...)`);
 # `still` stays. Opposite motions draw their speed from the same range, and
 # both zooms pass through the same scales.
 MOTION_REVERSE_LABEL_SWAPS = ((0, 1), (2, 3), (4, 5), (6, 7))
-MOTION_REVERSE_LABEL_MAP = {
-    label: other for pair in MOTION_REVERSE_LABEL_SWAPS for label, other in (pair, pair[::-1])
-}
+MOTION_REVERSE_LABEL_MAP = label_swaps_to_map(MOTION_REVERSE_LABEL_SWAPS)
 
 # Photographs bundled with scikit-image (no download needed).
 PHOTOS = (

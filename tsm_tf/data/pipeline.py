@@ -7,7 +7,8 @@ augment -> batch -> prefetch. Only the sampled frames are decoded, and with
 the multi-scale crop only their crop window.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -17,9 +18,9 @@ from tsm_tf.data.augmentation import eval_crops
 from tsm_tf.data.augmentation import train_clip
 from tsm_tf.data.sampling import SAMPLING_MODES
 from tsm_tf.data.sampling import sample_indices
-from tsm_tf.preprocessing import default_resize_shorter_side
-from tsm_tf.validation import check_choice
-from tsm_tf.validation import check_positive_int
+from tsm_tf.lite.preprocessing import default_resize_shorter_side
+from tsm_tf.utils.argument_checks import check_choice
+from tsm_tf.utils.argument_checks import check_positive_int
 
 AUTOTUNE = tf.data.AUTOTUNE
 NUM_CROPS_CHOICES = (1, 3)

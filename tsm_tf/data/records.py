@@ -17,13 +17,15 @@ label map `labels.txt` (one class name per line) beside them.
 
 import glob
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tsm_tf import atomic
-from tsm_tf.atomic import write_atomically  # noqa: F401  (used by the dataset writers)
+from tsm_tf.utils import atomic_files as atomic
+from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.label_files import read_label_file
 
 FRAMES = "video/frames"
 LABEL = "video/label"
@@ -174,8 +176,7 @@ def load_labels(file_pattern_or_dir: str) -> list[str]:
             "Expected labels.txt written beside the shards by `tsm-prepare` or "
             "`write_motion_dataset`."
         )
-    with open(candidate, encoding="utf-8") as file:
-        return [line.rstrip("\n") for line in file if line.strip()]
+    return read_label_file(candidate)
 
 
 def read_videos(file_pattern: str | Sequence[str]) -> Iterator[tuple[np.ndarray, int, str]]:

@@ -102,23 +102,6 @@ def list_frame_folders(list_file: str, frames_root: str) -> list[SourceItem]:
     return items
 
 
-def read_label_file(path: str) -> list[str]:
-    """Class names from `labels.txt` (one per line) or a JSON list, or a JSON
-    `{name: index}` map (Something-Something V2's labels file)."""
-    with open(path, encoding="utf-8") as file:
-        if not path.lower().endswith(".json"):
-            return [line.strip() for line in file if line.strip()]
-        data = json.load(file)
-    if isinstance(data, list):
-        return [str(name) for name in data]
-    if isinstance(data, dict):
-        ordered = sorted(data.items(), key=lambda item: int(item[1]))
-        if [int(index) for _, index in ordered] != list(range(len(ordered))):
-            raise ValueError(f"{path!r}: label indices must be 0 .. {len(ordered) - 1} with no gaps.")
-        return [name for name, _ in ordered]
-    raise ValueError(f"{path!r}: expected a JSON list of names or a {{name: index}} object.")
-
-
 def _json_entry(entry, annotations):
     if isinstance(entry, dict) and "id" in entry and ("template" in entry or "label" in entry):
         # Something-Something V2: the class is the template without brackets.

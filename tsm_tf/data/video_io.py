@@ -6,11 +6,12 @@ with no TensorFlow, so workers stay light. PyAV is imported lazily so that
 """
 
 import io
-import math
 import os
 from collections.abc import Iterator
 
 import numpy as np
+
+from tsm_tf.lite.preprocessing import resized_size
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg")
 
@@ -32,14 +33,6 @@ class SkipVideo(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-def resized_size(height: int, width: int, shorter_side: int) -> tuple[int, int]:
-    """Size with the shorter side scaled to `shorter_side` (each side rounded half up)."""
-    scale = shorter_side / min(height, width)
-    new_height = shorter_side if height <= width else int(math.floor(height * scale + 0.5))
-    new_width = shorter_side if width < height else int(math.floor(width * scale + 0.5))
-    return new_height, new_width
 
 
 def encode_frame(frame: np.ndarray, shorter_side: int | None, quality: int) -> bytes:

@@ -7,13 +7,14 @@ the cache folder, checks the byte count against the server's Content-Length
 and the recorded size and SHA-256, and only then renames it into place.
 """
 
-import hashlib
 import os
 import tempfile
 import urllib.error
 import urllib.request
 
 import keras
+
+from tsm_tf.utils.hashing import file_sha256
 
 BASE_URL_VARIABLE = "TSM_TF_PRESET_BASE_URL"
 CACHE_SUBDIR = os.path.join("models", "tsm_tf")
@@ -38,15 +39,6 @@ def resolve_url(url: str, base_url: str | None = None) -> str:
     if not base_url:
         return url
     return base_url.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
-
-
-def sha256_of(path: str) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch(
@@ -102,7 +94,7 @@ def fetch(
         raise
     if sha256 is None:
         print(
-            f"Downloaded {file_name}: {received} bytes, SHA-256 {sha256_of(path)} "
+            f"Downloaded {file_name}: {received} bytes, SHA-256 {file_sha256(path)} "
             "(not yet recorded in tsm_tf/presets/registry.py)."
         )
     return path
@@ -150,7 +142,7 @@ def _check(path, sha256, size):
     if size is not None and actual_size != size:
         return f"has {actual_size} bytes, the record {size}"
     if sha256 is not None:
-        digest = sha256_of(path)
+        digest = file_sha256(path)
         if digest != sha256:
             return f"has SHA-256 {digest}, the record {sha256}"
     return None

@@ -5,6 +5,7 @@ import os
 from tsm_tf.presets.download import fetch
 from tsm_tf.presets.registry import PRESETS
 from tsm_tf.presets.registry import TORCHVISION
+from tsm_tf.utils.label_files import read_label_file
 
 LABELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labels")
 # Architecture arguments a caller may change: the frame size, the width (for
@@ -29,8 +30,7 @@ def preset_labels(name: str) -> list[str] | None:
     labels = get_preset(name)["labels"]
     if labels is None:
         return None
-    with open(os.path.join(LABELS_DIR, f"{labels}.txt"), encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle if line.strip()]
+    return read_label_file(os.path.join(LABELS_DIR, f"{labels}.txt"))
 
 
 def preset_file(name: str, base_url: str | None = None) -> str:
@@ -46,8 +46,8 @@ def load_preset_weights(model, name: str, base_url: str | None = None) -> dict:
     torchvision's ImageNet files fill the backbone of any TSM or TSN and the
     classifier only at 1000 classes.
     """
-    from tsm_tf.torch_import import load_imagenet_weights
-    from tsm_tf.torch_import import load_torch_checkpoint
+    from tsm_tf.interop.torch_import import load_imagenet_weights
+    from tsm_tf.interop.torch_import import load_torch_checkpoint
 
     path = preset_file(name, base_url)
     try:
@@ -78,7 +78,7 @@ def from_preset(name: str, base_url: str | None = None, **overrides):
     Returns:
         The model; `model.labels` holds the class names where the preset has them.
     """
-    from tsm_tf.models import build_tsm
+    from tsm_tf.models.builders import build_tsm
 
     preset = get_preset(name)
     unknown = sorted(set(overrides) - set(OVERRIDABLE))

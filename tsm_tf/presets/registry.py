@@ -23,7 +23,7 @@ TORCHVISION_URL = "https://download.pytorch.org/models/"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# Layouts of the files, as tsm_tf/torch_checkpoint.py names them.
+# Layouts of the files, as tsm_tf/interop/torch_checkpoint.py names them.
 TSM_RELEASE = "tsm_release"
 TORCHVISION = "torchvision"
 

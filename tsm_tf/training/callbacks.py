@@ -9,8 +9,8 @@ import shutil
 import keras
 import numpy as np
 
-from tsm_tf.atomic import atomic_path
-from tsm_tf.atomic import write_atomically
+from tsm_tf.utils.atomic_files import atomic_path
+from tsm_tf.utils.atomic_files import write_atomically
 
 LAST_MODEL = "last.keras"
 BEST_MODEL = "best.keras"

@@ -4,12 +4,21 @@ import dataclasses
 import json
 import os
 
-from tsm_tf.atomic import write_atomically
+from tsm_tf.backbones.registry import BACKBONES
+from tsm_tf.data.augmentation import TRAIN_CROPS
+from tsm_tf.data.sampling import SAMPLING_MODES
+from tsm_tf.models.tsm_config import TSMConfig
+from tsm_tf.utils.argument_checks import check_choice
+from tsm_tf.utils.argument_checks import check_positive_int
+from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.label_files import label_swaps_to_map
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# The model settings default to the model contract's (the paper's), except the backbone.
+_MODEL_DEFAULTS = TSMConfig.defaults()
 
 
 @dataclasses.dataclass
@@ -26,12 +35,12 @@ class TrainConfig:
     validation_pattern: str | None = None
     # Model.
     backbone: str = "resnet50"
-    width_multiplier: float = 1.0
-    num_segments: int = 8
-    shift_div: int = 8
-    bidirectional: bool = True
-    image_size: int = 224
-    dropout: float = 0.5
+    width_multiplier: float = _MODEL_DEFAULTS["width_multiplier"]
+    num_segments: int = _MODEL_DEFAULTS["num_segments"]
+    shift_div: int = _MODEL_DEFAULTS["shift_div"]
+    bidirectional: bool = _MODEL_DEFAULTS["bidirectional"]
+    image_size: int = _MODEL_DEFAULTS["image_size"]
+    dropout: float = _MODEL_DEFAULTS["dropout"]
     init_weights: str | None = None
     # Input.
     sampling: str = "segment"
@@ -85,23 +94,18 @@ class TrainConfig:
     def validate(self):
         """Raises `ValueError` naming the first bad setting."""
         for name in ("num_segments", "image_size", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+            check_positive_int(name, getattr(self, name))
         choices = {
             "strategy": STRATEGIES,
             "schedule": SCHEDULES,
             "optimizer": OPTIMIZERS,
-            "precision": PRECISIONS,
-            "sampling": ("segment", "dense"),
-            "train_crop": ("multi_scale", "centre"),
-            "backbone": ("mobilenet_v2", "resnet50"),
+            "precision": DTYPE_POLICIES,
+            "sampling": SAMPLING_MODES,
+            "train_crop": TRAIN_CROPS,
+            "backbone": tuple(BACKBONES),
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"`{name}` must be one of {', '.join(allowed)}. Received: {name}={getattr(self, name)!r}"
-                )
+            check_choice(name, getattr(self, name), allowed)
         for name, switch in (("flip_label_swaps", "flip"), ("reverse_label_swaps", "reverse_time")):
             _check_label_swaps(name, getattr(self, name), switch, getattr(self, switch))
         if not 0 <= self.label_smoothing < 1:
@@ -118,12 +122,12 @@ class TrainConfig:
     @property
     def flip_label_map(self) -> dict[int, int]:
         """`flip_label_swaps` as `make_dataset`'s `flip_label_map` (both directions)."""
-        return _label_map(self.flip_label_swaps)
+        return label_swaps_to_map(self.flip_label_swaps)
 
     @property
     def reverse_label_map(self) -> dict[int, int]:
         """`reverse_label_swaps` as `make_dataset`'s `reverse_label_map` (both directions)."""
-        return _label_map(self.reverse_label_swaps)
+        return label_swaps_to_map(self.reverse_label_swaps)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -155,10 +159,3 @@ def _check_label_swaps(name, swaps, switch, switched_on):
         )
     if swaps and not switched_on:
         raise ValueError(f"`{name}` only applies with `{switch}=True`; turn it on or drop the swaps.")
-
-
-def _label_map(swaps):
-    mapping = {}
-    for first, second in swaps:
-        mapping[first], mapping[second] = second, first
-    return mapping

@@ -6,8 +6,8 @@ import logging
 import keras
 import numpy as np
 
-from tsm_tf.atomic import atomic_path
-from tsm_tf.atomic import write_atomically
+from tsm_tf.utils.atomic_files import atomic_path
+from tsm_tf.utils.atomic_files import write_atomically
 
 
 def evaluate(

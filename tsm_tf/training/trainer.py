@@ -10,7 +10,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from tsm_tf.models import build_tsm
+from tsm_tf.models.builders import build_tsm
 from tsm_tf.training.callbacks import BEST_MODEL
 from tsm_tf.training.callbacks import LAST_MODEL
 from tsm_tf.training.callbacks import RunCheckpoint
@@ -334,7 +334,7 @@ def _build_model(config, labels):
         labels=labels,
     )
     if torch_checkpoint:
-        from tsm_tf.torch_import import load_torch_checkpoint
+        from tsm_tf.interop.torch_import import load_torch_checkpoint
 
         load_torch_checkpoint(model, weights, strict=False)
     if config.zero_init_residual and weights is None:

@@ -1,5 +1,5 @@
 // The evaluation resize and centre-crop rule of docs/metadata.md, a port of Python's
-// tsm_tf.preprocessing.resize_and_center_crop in the same float32 order of operations
+// tsm_tf.lite.preprocessing.resize_and_center_crop in the same float32 order of operations
 // (every step rounded with Math.fround), so the model sees the same values bit for bit.
 
 const f32 = Math.fround;

@@ -1,4 +1,4 @@
-// Replays golden vectors written by Python (`python -m tsm_tf.golden --output_dir DIR`) for a real
+// Replays golden vectors written by Python (`python -m tsm_tf.cli.golden --output_dir DIR`) for a real
 // exported streaming model: the raw frames, the exact inputs the TFLite signature was fed at each
 // step, what the interpreter returned, and the Python client's smoothed scores. Every golden*.json
 // in DIR is replayed, each against the model.json of the model it names; states are paired by name.
@@ -22,7 +22,7 @@ import {
 const directory = process.env.TSM_GOLDEN;
 if (!directory || !fs.existsSync(path.join(directory, "golden.json"))) {
   throw new Error(
-    "No golden vectors: set TSM_GOLDEN=DIR, a directory written by `python -m tsm_tf.golden --output_dir DIR` " +
+    "No golden vectors: set TSM_GOLDEN=DIR, a directory written by `python -m tsm_tf.cli.golden --output_dir DIR` " +
       "(tests/test_web_demo.py does this).",
   );
 }

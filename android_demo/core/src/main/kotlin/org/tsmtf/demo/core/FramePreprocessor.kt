@@ -2,7 +2,7 @@ package org.tsmtf.demo.core
 
 /**
  * The evaluation resize and centre-crop rule of docs/metadata.md, a port of Python's
- * `tsm_tf.preprocessing.resize_and_center_crop` in the same float32 order of operations.
+ * `tsm_tf.lite.preprocessing.resize_and_center_crop` in the same float32 order of operations.
  *
  * Only the crop window of the resized image is computed, so the cost depends on the crop
  * size, not on the camera resolution.

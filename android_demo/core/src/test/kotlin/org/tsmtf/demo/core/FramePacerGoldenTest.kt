@@ -8,7 +8,7 @@ import java.io.File
 
 /**
  * The pacer takes the frames Python's `tsm_tf.FramePacer` takes, for the camera timestamps of
- * `pacer.json` (`python -m tsm_tf.pacer_golden`, named by -Dtsm.pacer; written by
+ * `pacer.json` (`python -m tsm_tf.cli.pacer_golden`, named by -Dtsm.pacer; written by
  * tests/test_android_core.py): a jittery camera, one faster and one slower than the model's
  * rate, dropped frames, 29.97 fps, and no rate at all.
  */
@@ -18,7 +18,7 @@ class FramePacerGoldenTest {
         val path = System.getProperty("tsm.pacer")
             ?: throw AssertionError("No pacer vectors: set -Dtsm.pacer=FILE (tests/test_android_core.py does this).")
         val file = File(path)
-        assertTrue("$file is missing: write it with python -m tsm_tf.pacer_golden --output=$file", file.isFile)
+        assertTrue("$file is missing: write it with python -m tsm_tf.cli.pacer_golden --output=$file", file.isFile)
         @Suppress("UNCHECKED_CAST")
         val cases = (Json.parse(file.readText()) as Map<String, Any?>)["cases"] as List<Map<String, Any?>>
         val names = cases.map { it["name"] as String }

@@ -10,7 +10,7 @@ import java.io.File
 import java.nio.ByteBuffer
 
 /**
- * Replays golden vectors written by Python (`python -m tsm_tf.golden --output_dir DIR`) for a
+ * Replays golden vectors written by Python (`python -m tsm_tf.cli.golden --output_dir DIR`) for a
  * real exported streaming model: raw frames, the exact inputs fed to the TFLite signature at
  * each step, what the interpreter returned, and the Python client's smoothed scores.
  *
@@ -143,12 +143,12 @@ class GoldenReplayTest(private val directory: File) {
             val paths = System.getProperty("tsm.golden")
                 ?: throw AssertionError(
                     "No golden vectors: set -Dtsm.golden=DIR (or DIR1${File.pathSeparator}DIR2), directories " +
-                        "written by `python -m tsm_tf.golden --output_dir DIR` (tests/test_android_core.py does this)."
+                        "written by `python -m tsm_tf.cli.golden --output_dir DIR` (tests/test_android_core.py does this)."
                 )
             return paths.split(File.pathSeparator).map { path ->
                 val directory = File(path)
                 if (!File(directory, "golden.json").isFile || !File(directory, "model.json").isFile) {
-                    throw AssertionError("$directory must hold golden.json and model.json from python -m tsm_tf.golden.")
+                    throw AssertionError("$directory must hold golden.json and model.json from python -m tsm_tf.cli.golden.")
                 }
                 directory
             }

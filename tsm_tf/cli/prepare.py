@@ -1,0 +1,131 @@
+"""tsm-prepare: turn videos or extracted frames into TFRecord shards for `make_dataset`.
+
+Usage:
+    tsm-prepare --videos_dir=UCF101/ --output_dir=data/ --split=train
+    tsm-prepare --annotations=kinetics400/train.csv --videos_root=videos/ --output_dir=data/
+    tsm-prepare --annotations=ssv2/train.json --videos_root=20bn/ --labels=ssv2/labels.json --output_dir=data/
+    tsm-prepare --frame_list=train_list.txt --frames_root=frames/ --output_dir=data/
+
+Writes `output_dir/{split}-0000i-of-0000n.tfrecord`, `output_dir/labels.txt`
+and `output_dir/{split}-report.json` (every video written or skipped, with the
+reason). The label map is `--labels` if given, else an existing
+`output_dir/labels.txt` (so a second split shares the first one's), else the
+sorted class names found. Re-running resumes: shards already finished with
+the same inputs and settings are kept.
+"""
+
+import logging
+import os
+
+from absl import app
+from absl import flags
+
+from tsm_tf.data import records
+from tsm_tf.data import sources
+from tsm_tf.data.dataset_writer import EncodeSettings
+from tsm_tf.data.dataset_writer import prepare_dataset
+from tsm_tf.utils.label_files import read_label_file
+
+
+def define_flags() -> None:
+    """Defines the command-line flags (at start-up, so importing this module defines none)."""
+    flags.DEFINE_string("videos_dir", None, "Folder of videos with one sub-folder per class (UCF101 style).")
+    flags.DEFINE_string("annotations", None, "CSV (Kinetics, or path,label) or JSON (Something-Something V2) list.")
+    flags.DEFINE_string("videos_root", None, "Folder the --annotations videos are found under.")
+    flags.DEFINE_string("frame_list", None, "TSM list file of frame folders: 'folder num_frames label' per line.")
+    flags.DEFINE_string("frames_root", "", "Folder the --frame_list folders are relative to.")
+    flags.DEFINE_string("frame_template", "img_{:05d}.jpg", "File name of frame i in a frame folder.")
+    flags.DEFINE_integer("first_frame_index", 1, "Index of the first frame file.")
+    flags.DEFINE_float("frame_rate", 0.0, "Frame rate recorded for frame folders (0: unknown).")
+    flags.DEFINE_string("labels", None, "Label map: labels.txt, a JSON list, or a JSON {name: index} map.")
+    flags.DEFINE_string("output_dir", None, "Where the shards, labels.txt and the report go.")
+    flags.DEFINE_string("split", "train", "Shard name prefix, e.g. train or validation.")
+    flags.DEFINE_integer("num_shards", 8, "Number of shards (fewer if there are fewer videos).")
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes.")
+    flags.DEFINE_integer("shorter_side", 256, "Resize frames so the shorter side is this long; 0 keeps the size.")
+    flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the stored frames.", lower_bound=1, upper_bound=100)
+    flags.DEFINE_bool("overwrite", False, "Rewrite finished shards instead of resuming.")
+    flags.mark_flag_as_required("output_dir")
+
+
+def list_sources(flag_values) -> tuple[list[sources.SourceItem], list[str] | None]:
+    """Items from exactly one of --videos_dir, --annotations, --frame_list (plus found class names)."""
+    given = [name for name in ("videos_dir", "annotations", "frame_list") if flag_values[name].value]
+    if len(given) != 1:
+        raise app.UsageError(
+            f"Give exactly one of --videos_dir, --annotations, --frame_list. Received: {given or 'none'}."
+        )
+    if flag_values.videos_dir:
+        return sources.list_video_folders(flag_values.videos_dir)
+    if flag_values.annotations:
+        if not flag_values.videos_root:
+            raise app.UsageError("--annotations needs --videos_root, the folder its videos are under.")
+        items = sources.list_annotations(flag_values.annotations, flag_values.videos_root)
+        return items, sorted({item.label for item in items if isinstance(item.label, str)})
+    items = sources.list_frame_folders(flag_values.frame_list, flag_values.frames_root)
+    num_classes = max((item.label for item in items if item.label >= 0), default=-1) + 1
+    return items, [str(index) for index in range(num_classes)]
+
+
+def resolve_labels(labels_flag: str | None, output_dir: str, found: list[str]) -> list[str]:
+    """--labels, else an existing output_dir/labels.txt, else the class names found."""
+    existing = os.path.join(output_dir, records.LABELS_FILE)
+    if labels_flag:
+        return read_label_file(labels_flag)
+    if os.path.isfile(existing):
+        logging.info("Using the label map already in %s", existing)
+        return records.load_labels(existing)
+    if not found:
+        raise app.UsageError("No class names found; pass --labels.")
+    return found
+
+
+def print_summary(report: dict) -> None:
+    """The CLI's primary output: what was written and what was skipped, and why."""
+    resumed = sum(shard["resumed"] for shard in report["shards"])
+    print(
+        f"{report['split']}: wrote {report['num_written']} of {report['num_listed']} videos "
+        f"to {len(report['shards'])} shards ({resumed} resumed) in {report['output_dir']}"
+    )
+    for reason, count in sorted(report["skipped_by_reason"].items()):
+        print(f"  skipped {count} ({reason})")
+    for entry in report["skipped"][:20]:
+        print(f"    {entry['video_id']}: {entry['reason']}: {entry['detail']}")
+    if report["num_skipped"] > 20:
+        print(f"    ... {report['num_skipped'] - 20} more")
+    print(f"report: {os.path.join(report['output_dir'], report['split'] + '-report.json')}")
+
+
+def main(argv):
+    del argv
+    flag_values = flags.FLAGS
+    items, found = list_sources(flag_values)
+    labels = resolve_labels(flag_values.labels, flag_values.output_dir, found)
+    settings = EncodeSettings(
+        shorter_side=flag_values.shorter_side,
+        jpeg_quality=flag_values.jpeg_quality,
+        frame_template=flag_values.frame_template,
+        first_frame_index=flag_values.first_frame_index,
+        frame_rate=flag_values.frame_rate,
+    )
+    report = prepare_dataset(
+        items,
+        labels,
+        flag_values.output_dir,
+        flag_values.split,
+        flag_values.num_shards,
+        flag_values.num_workers,
+        settings,
+        flag_values.overwrite,
+    )
+    print_summary(report)
+
+
+def run():
+    """Console-script entry point."""
+    define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""PyTorch interop: reading the reference checkpoints and importing their weights."""

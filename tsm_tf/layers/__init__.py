@@ -1,0 +1,1 @@
+"""Keras layers of a TSM: the temporal shifts, the segment reshapes, normalization."""

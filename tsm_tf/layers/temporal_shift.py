@@ -1,0 +1,133 @@
+"""The temporal shift: moving a fraction of the channels one step in time."""
+
+import keras
+from keras import ops
+
+from tsm_tf.utils.argument_checks import check_positive_int
+from tsm_tf.utils.argument_checks import check_shift_div
+
+
+@keras.saving.register_keras_serializable(package="tsm_tf")
+class TemporalShift(keras.layers.Layer):
+    """Shifts part of the channels one step along the time axis.
+
+    The input holds the frames of a clip stacked in the batch axis,
+    `(batch * num_segments, height, width, channels)`, frame-major within
+    each clip. With `fold = channels // shift_div`:
+
+    - bidirectional (the offline TSM): channels `[0, fold)` of frame `t` take
+      the values of frame `t + 1`, channels `[fold, 2 * fold)` take the values
+      of frame `t - 1`;
+    - uni-directional (the online TSM): channels `[0, fold)` of frame `t` take
+      the values of frame `t - 1`.
+
+    All other channels stay, and a missing neighbour (before the first frame,
+    after the last) contributes zeros. The layer has no weights and does no
+    arithmetic: it is built from reshape, slice and concatenate only. This is
+    the channel convention of the reference TSM release, which the checkpoint
+    import relies on.
+
+    Args:
+        num_segments: int, the number of frames per clip.
+        shift_div: int, the reciprocal of the fraction of channels shifted in
+            each direction. Defaults to 8 (1/8 back and 1/8 forward).
+        bidirectional: bool, shift from both the past and the future
+            (offline) or from the past only (online, streamable).
+            Defaults to `True`.
+        **kwargs: base layer keyword arguments, such as `name` and `dtype`.
+
+    Input shape:
+        4D tensor `(batch * num_segments, height, width, channels)`.
+
+    Output shape:
+        Same as the input.
+
+    Example:
+
+    >>> frames = np.random.rand(2 * 8, 7, 7, 64).astype("float32")
+    >>> shifted = tsm_tf.TemporalShift(num_segments=8)(frames)
+    >>> shifted.shape
+    TensorShape([16, 7, 7, 64])
+
+    Reference:
+        Lin, Gan, Han. "TSM: Temporal Shift Module for Efficient Video
+        Understanding", ICCV 2019. https://arxiv.org/abs/1811.08383
+    """
+
+    def __init__(self, num_segments, shift_div=8, bidirectional=True, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_int("num_segments", num_segments)
+        check_shift_div(shift_div)
+        self.num_segments = num_segments
+        self.shift_div = shift_div
+        self.bidirectional = bool(bidirectional)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                "TemporalShift expects 4D input `(batch * num_segments, height, "
+                f"width, channels)`. Received: input_shape={tuple(input_shape)}"
+            )
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "TemporalShift needs a known channel count. Received: "
+                f"input_shape={tuple(input_shape)}"
+            )
+        if channels < self.shift_div:
+            raise ValueError(
+                f"TemporalShift with shift_div={self.shift_div} needs at least "
+                f"{self.shift_div} channels (so that at least one channel "
+                f"moves). Received: {channels} channels, input_shape="
+                f"{tuple(input_shape)}. Lower shift_div or shift a wider tensor."
+            )
+        self._check_batch(input_shape[0])
+
+    def _check_batch(self, batch):
+        if batch is not None and batch % self.num_segments != 0:
+            raise ValueError(
+                "The batch axis of TemporalShift's input holds whole clips of "
+                f"num_segments={self.num_segments} frames, so its size must be "
+                f"a multiple of {self.num_segments}. Received: batch size "
+                f"{batch}. Reshape clips (batch, num_segments, H, W, C) to "
+                "(batch * num_segments, H, W, C) before the shift."
+            )
+
+    def call(self, inputs):
+        self._check_batch(inputs.shape[0])
+        _, height, width, channels = ops.shape(inputs)
+        fold = inputs.shape[-1] // self.shift_div
+        clips = ops.reshape(
+            inputs, (-1, self.num_segments, height, width, channels)
+        )
+        # Split the channels first and shift only the small parts: the
+        # gradient of a split is a concatenation, whereas slicing the whole
+        # tensor makes the backward pass pad every slice back to full size.
+        no_padding = [0, 0]
+        pad_after = [no_padding, [0, 1], no_padding, no_padding, no_padding]
+        pad_before = [no_padding, [1, 0], no_padding, no_padding, no_padding]
+        if self.bidirectional:
+            to_future, to_past, rest = ops.split(clips, [fold, 2 * fold], axis=-1)
+            from_future = ops.pad(to_future[:, 1:], pad_after)
+            from_past = ops.pad(to_past[:, :-1], pad_before)
+            parts = [from_future, from_past, rest]
+        else:
+            to_past, rest = ops.split(clips, [fold], axis=-1)
+            parts = [ops.pad(to_past[:, :-1], pad_before), rest]
+        shifted = ops.concatenate(parts, axis=-1)
+        return ops.reshape(shifted, ops.shape(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_segments": self.num_segments,
+                "shift_div": self.shift_div,
+                "bidirectional": self.bidirectional,
+            }
+        )
+        return config

@@ -1,0 +1,1 @@
+"""TFLite: export, the metadata contract, the interpreter wrapper and the streaming clients."""

@@ -1,0 +1,388 @@
+"""TFLite export of TSM models: streaming (one frame, named states) or whole clips.
+
+    tsm_tf.export_tflite(model, "model.tflite", mode="streaming",
+                         precision="float32", labels=["walk", "run"])
+
+writes `model.tflite` and `model.json` (its metadata, docs/metadata.md) with
+builtin TFLite ops only. Parity against Keras is a separate step,
+`tsm_tf.lite.parity.check_parity`, which export/export_tflite.py runs after every
+export.
+"""
+
+import logging
+import os
+import re
+from collections.abc import Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tsm_tf.lite import metadata as metadata_lib
+from tsm_tf.lite.frame_pacer import check_frame_rate
+from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.streaming import stream_keras
+from tsm_tf.models.online_tsm import FRAME_INPUT
+from tsm_tf.models.online_tsm import LOGITS_OUTPUT
+from tsm_tf.models.online_tsm import build_online_tsm
+from tsm_tf.models.online_tsm import is_online
+from tsm_tf.models.tsm_classifier import CLIPS_INPUT
+from tsm_tf.models.tsm_config import config_of
+from tsm_tf.utils.argument_checks import check_choice
+from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.hashing import file_sha256
+from tsm_tf.version import __version__
+
+DEFAULT_NUM_REPRESENTATIVE_FRAMES = 64
+
+
+class UnsupportedOpsError(ValueError):
+    """The graph needs ops outside TFLite's builtin set (Flex / SELECT_TF_OPS)."""
+
+
+def export_tflite(
+    model: keras.Model,
+    path: str | os.PathLike,
+    mode: str = "streaming",
+    precision: str = "float32",
+    labels: list[str] | None = None,
+    representative_data=None,
+    num_representative_frames: int = DEFAULT_NUM_REPRESENTATIVE_FRAMES,
+    frame_rate: float | None = None,
+) -> dict:
+    """Converts a TSM to a `.tflite` file and writes its metadata beside it.
+
+    Args:
+        model: a `TSMClassifier` (from `build_tsm` or a `.keras` file). For
+            `mode="streaming"` it must be uni-directional; its online model
+            is built here (`build_online_tsm`). A model from
+            `build_online_tsm` is also accepted in streaming mode.
+        path: the `.tflite` file to write; `<path without .tflite>.json`
+            receives the metadata. Both are written atomically.
+        mode: `"streaming"`: batch-1 frame `(1, H, W, 3)` and the states in,
+            logits `(1, num_classes)` and the new states out; `"clip"`: a
+            clip `(1, num_segments, H, W, 3)` in, its logits out (any TSM,
+            bidirectional included).
+        precision: `"float32"`; `"float16"` (float16 weights, float32
+            compute and I/O); `"dynamic_int8"` (int8 weights, float32 I/O);
+            `"int8"` (full integer: every tensor int8, the frame, states and
+            logits included, each with the scale and zero point recorded in
+            the metadata; a state output has exactly the quantization of the
+            state input it feeds, so int8 states are fed back unchanged).
+        labels: class names; defaults to the model's `labels`, else
+            `"class_0"`, `"class_1"`, ...
+        representative_data: calibration frames, needed for `"int8"` only:
+            an array `(num_frames, H, W, 3)` or `(num_clips, num_segments, H,
+            W, 3)`, an iterable of `(H, W, 3)` frames (consecutive frames of
+            videos: the states are calibrated by streaming them), or a record
+            file pattern read through `tsm_tf.data.make_dataset(...,
+            training=False)`. RGB in [0, 255]; frames of another size are
+            resized and cropped by the evaluation rule.
+        num_representative_frames: at most this many frames are used.
+        frame_rate: frames per second at which the streaming model expects
+            frames (the rate its training clips were sampled at:
+            `tsm_tf.data.frame_rate.sampled_frame_rate` derives it from the
+            records), written to the metadata's `frame_rate`; clients pick
+            frames by timestamp at that rate (`tsm_tf.FramePacer`). None
+            (the default) writes null: feed every frame.
+
+    Returns:
+        The metadata dict (also written to the `.json` file).
+
+    Raises:
+        ValueError: a bad argument, or a bidirectional model in streaming
+            mode.
+        UnsupportedOpsError: the graph needs ops that are not TFLite
+            builtins; the message names them.
+    """
+    check_choice("mode", mode, metadata_lib.MODES)
+    check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
+    frame_rate = check_frame_rate(frame_rate)
+    config = config_of(model)
+    if labels is not None:
+        config = config.replace(labels=labels)
+    graph = _export_graph(model, mode)
+    function = _serving_function(graph, mode)
+    representative_dataset = None
+    if precision == "int8":
+        if representative_data is None:
+            raise ValueError(
+                "precision='int8' calibrates activations on real frames: pass "
+                "`representative_data` (an array of frames, an iterable of "
+                "frames, or a record file pattern). Received: "
+                "representative_data=None. Use precision='dynamic_int8' to "
+                "quantize weights only, without data."
+            )
+        frames = load_representative_frames(
+            representative_data, config.image_size, num_representative_frames
+        )
+        representative_dataset = _representative_dataset(graph, mode, frames, config)
+    tflite_bytes = convert_to_tflite(function, precision, representative_dataset)
+    metadata = _build_metadata(tflite_bytes, config, mode, precision)
+    metadata[metadata_lib.FRAME_RATE_KEY] = frame_rate
+    write_atomically(path, tflite_bytes)
+    metadata["sha256"] = file_sha256(path)
+    metadata_lib.write_metadata(path, metadata)
+    logging.info(
+        "Exported %s (%s, %s, %d bytes) and its metadata.",
+        os.fspath(path), mode, precision, len(tflite_bytes),
+    )
+    return metadata
+
+
+def convert_to_tflite(
+    function: tf.types.experimental.ConcreteFunction,
+    precision: str = "float32",
+    representative_dataset=None,
+) -> bytes:
+    """Converts a concrete function with builtin TFLite ops only.
+
+    Args:
+        function: the concrete function to convert; its argument and output
+            names become the TFLite signature's (`serving_default`) names.
+        precision: one of `"float32"`, `"float16"`, `"dynamic_int8"`,
+            `"int8"`.
+        representative_dataset: for `"int8"`, a callable yielding dicts of
+            input name to array.
+
+    Returns:
+        The `.tflite` flatbuffer.
+
+    Raises:
+        UnsupportedOpsError: naming the ops that are not TFLite builtins.
+    """
+    check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
+    module = tf.Module()
+    module.serve = _frozen(function)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.serve.get_concrete_function()], module
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "dynamic_int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision == "int8":
+        if representative_dataset is None:
+            raise ValueError("precision='int8' needs a representative_dataset.")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    try:
+        return converter.convert()
+    except Exception as error:  # ConverterError's module moves between TF versions.
+        ops = unsupported_ops(str(error))
+        if ops:
+            raise UnsupportedOpsError(
+                "The model needs ops that are not TFLite builtins: "
+                f"{', '.join(ops)}. tsm_tf exports builtin ops only (no Flex / "
+                "SELECT_TF_OPS, which phones do not ship). Replace the layer "
+                "that uses them with builtin-friendly keras.ops."
+            ) from error
+        raise
+
+
+def _frozen(function):
+    """`function` with its variables folded into constants, same signature.
+
+    Keras 3 variables reach the converter as resource variables
+    (READ_VARIABLE ops, which full-int8 calibration cannot run, and batch norm
+    left unfolded); freezing first gives a plain graph, and re-wrapping the
+    frozen graph keeps the named signature.
+    """
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    frozen = convert_variables_to_constants_v2(function)
+    arguments, keyword_arguments = function.structured_input_signature
+    if keyword_arguments:
+        raise ValueError("convert_to_tflite needs a function of positional arguments.")
+
+    @tf.function(input_signature=list(arguments), autograph=False)
+    def serve(*inputs):
+        outputs = frozen(*tf.nest.flatten(inputs))
+        return tf.nest.pack_sequence_as(function.structured_outputs, outputs)
+
+    return serve
+
+
+def unsupported_ops(converter_message: str) -> list[str]:
+    """The TensorFlow op names a converter error lists as not builtin."""
+    names = re.findall(r"\btf\.([A-Z][A-Za-z0-9_]*)", converter_message)
+    return sorted(set(names))
+
+
+def load_representative_frames(data, image_size: int, max_frames: int) -> np.ndarray:
+    """Calibration frames as float32 `(num_frames, image_size, image_size, 3)`.
+
+    See `export_tflite`'s `representative_data` for the accepted forms.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        data = _frames_from_dataset(os.fspath(data), image_size, max_frames)
+    if isinstance(data, np.ndarray) and data.ndim == 5:
+        data = data.reshape(-1, *data.shape[2:])
+    if not isinstance(data, (np.ndarray, Iterable)):
+        raise ValueError(
+            "`representative_data` must be an array of frames, an iterable of "
+            "(H, W, 3) frames, or a record file pattern. Received: "
+            f"{type(data).__name__}."
+        )
+    frames = []
+    for frame in data:
+        frame = np.asarray(frame)
+        if frame.ndim == 4 and frame.shape[0] == 1:
+            frame = frame[0]
+        if frame.ndim != 3 or frame.shape[-1] != 3:
+            raise ValueError(
+                "Each representative frame must be RGB `(H, W, 3)`. Received: "
+                f"a frame of shape {frame.shape}."
+            )
+        if frame.shape[:2] != (image_size, image_size):
+            frame = resize_and_center_crop(frame, image_size)
+        frames.append(frame.astype("float32"))
+        if len(frames) >= max_frames:
+            break
+    if not frames:
+        raise ValueError("`representative_data` holds no frames.")
+    return np.stack(frames)
+
+
+def _frames_from_dataset(pattern, image_size, max_frames):
+    from tsm_tf.data.pipeline import make_dataset  # tf.data machinery, loaded on demand.
+
+    # Whole evaluation clips: consecutive frames, so streamed states are real.
+    dataset = make_dataset(
+        pattern, num_segments=8, image_size=image_size, training=False,
+        batch_size=1, sampling="dense", dense_stride=1,
+    ).take(max(1, max_frames // 8))
+    for element in dataset:
+        clips = element[0] if isinstance(element, (tuple, list)) else element
+        clips = np.asarray(clips)
+        yield from clips.reshape(-1, *clips.shape[-3:])
+
+
+def _export_graph(model, mode):
+    if mode == "streaming":
+        return model if is_online(model) else build_online_tsm(model)
+    if is_online(model):
+        raise ValueError(
+            "mode='clip' exports the clip model; received an online model from "
+            "build_online_tsm. Pass the TSMClassifier it was built from."
+        )
+    return model
+
+
+def _serving_function(graph, mode):
+    if mode == "streaming":
+        specs = {
+            name: tf.TensorSpec(tensor.shape, tf.float32, name=name)
+            for name, tensor in graph.input.items()
+        }
+
+        @tf.function(input_signature=[specs])
+        def serve(inputs):
+            return graph(inputs, training=False)
+
+        return serve.get_concrete_function()
+
+    shape = (1, *graph.input_shape[1:])
+    spec = tf.TensorSpec(shape, tf.float32, name=CLIPS_INPUT)
+
+    @tf.function(input_signature=[spec])
+    def serve_clip(clips):
+        return {LOGITS_OUTPUT: graph(clips, training=False)}
+
+    return serve_clip.get_concrete_function()
+
+
+def _representative_dataset(graph, mode, frames, config):
+    """Calibration inputs: streamed frames with their real states, or clips."""
+    if mode == "clip":
+        num_segments = config.num_segments
+        num_clips = max(1, len(frames) // num_segments)
+        if len(frames) < num_segments:
+            frames = np.resize(frames, (num_segments, *frames.shape[1:]))
+
+        def clips():
+            for index in range(num_clips):
+                clip = frames[index * num_segments : (index + 1) * num_segments]
+                yield {CLIPS_INPUT: clip[None]}
+
+        return clips
+
+    samples = [step.inputs for step in stream_keras(graph, frames)]
+
+    def stream():
+        yield from samples
+
+    return stream
+
+
+def _build_metadata(tflite_bytes, config, mode, precision):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite_bytes)
+    runner = interpreter.get_signature_runner(metadata_lib.SIGNATURE_KEY)
+    inputs = runner.get_input_details()
+    outputs = runner.get_output_details()
+    input_name = FRAME_INPUT if mode == "streaming" else CLIPS_INPUT
+    states = []
+    for name in sorted(name for name in inputs if name != input_name):
+        state = {
+            "input": name,
+            "output": name,
+            **_tensor_fields(inputs[name]),
+        }
+        output = _tensor_fields(outputs[name])
+        if output != _tensor_fields(inputs[name]):
+            raise RuntimeError(
+                f"State {name!r}: the output {output} does not match the input "
+                f"{_tensor_fields(inputs[name])} it feeds at the next frame, so "
+                "it cannot be fed back unchanged. Please report this with the "
+                "model's configuration."
+            )
+        states.append(state)
+    frame = {
+        "name": input_name,
+        **_tensor_fields(inputs[input_name]),
+        "value_range": [0, 255],
+        "color": "RGB",
+    }
+    return {
+        "format_version": metadata_lib.FORMAT_VERSION,
+        "tsm_tf_version": __version__,
+        "mode": mode,
+        "precision": precision,
+        "backbone": config.backbone,
+        "num_classes": config.num_classes,
+        "num_segments": config.num_segments,
+        "shift_div": config.shift_div,
+        "bidirectional": config.bidirectional,
+        "image_size": config.image_size,
+        "width_multiplier": config.width_multiplier,
+        "labels": config.class_names(),
+        "signature_key": metadata_lib.SIGNATURE_KEY,
+        "input": frame,
+        "output": {"name": LOGITS_OUTPUT, **_tensor_fields(outputs[LOGITS_OUTPUT])},
+        "states": states,
+        "preprocessing": config.preprocessing(),
+        "sha256": "",
+    }
+
+
+def _tensor_fields(details):
+    fields = {
+        "shape": [int(size) for size in details["shape"]],
+        "dtype": np.dtype(details["dtype"]).name,
+    }
+    scales, zero_points = details["quantization_parameters"]["scales"], details[
+        "quantization_parameters"
+    ]["zero_points"]
+    if len(scales):
+        fields["quantization"] = {
+            "scale": float(scales[0]),
+            "zero_point": int(zero_points[0]),
+        }
+    return fields

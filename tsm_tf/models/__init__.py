@@ -1,0 +1,1 @@
+"""TSM models: the configuration they share, the clip and online classifiers, their builders."""

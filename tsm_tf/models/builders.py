@@ -1,0 +1,147 @@
+"""Public builders: `build_tsm` and `per_frame_model`."""
+
+import os
+
+import keras
+
+from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
+from tsm_tf.models.tsm_classifier import TSMClassifier
+from tsm_tf.models.tsm_config import TSMConfig
+
+_DEFAULTS = TSMConfig.defaults()
+
+
+def build_tsm(
+    backbone: str,
+    num_classes: int,
+    num_segments: int = _DEFAULTS["num_segments"],
+    image_size: int = _DEFAULTS["image_size"],
+    shift_div: int = _DEFAULTS["shift_div"],
+    bidirectional: bool = _DEFAULTS["bidirectional"],
+    width_multiplier: float = _DEFAULTS["width_multiplier"],
+    dropout: float = _DEFAULTS["dropout"],
+    weights: str | None = None,
+    labels: list[str] | None = None,
+) -> TSMClassifier:
+    """Builds a TSM video classifier (or the TSN baseline with `shift_div=0`).
+
+    Args:
+        backbone: `"mobilenet_v2"`, `"resnet50"` or `"resnet101"` (which
+            shifts every other block, as the authors' code does).
+        num_classes: number of classes.
+        num_segments: frames per clip (8 in the paper).
+        image_size: frame height and width (224 in the paper).
+        shift_div: 1 / fraction of channels shifted each way; 0 for TSN.
+        bidirectional: `True` for offline TSM, `False` for the online
+            (streamable) variant that shifts from the past only.
+        width_multiplier: scales the backbone's channels.
+        dropout: dropout rate before the classifier.
+        weights: `None` (random), `"imagenet"` (torchvision's ImageNet
+            backbone weights, see `tsm_tf.load_imagenet_weights`), or a path
+            to a `.keras` or `.weights.h5` file of the same architecture, or
+            to a PyTorch `.pth` / `.pth.tar` file: a TSM checkpoint of the
+            reference release (see `tsm_tf.load_torch_checkpoint`) or
+            torchvision ImageNet weights (needs torch), or the name of a
+            preset (`tsm_tf.presets.PRESETS`), downloaded once into the
+            Keras cache; a preset also gives the class names when `labels`
+            is None and `num_classes` is the preset's.
+        labels: optional class names, carried into saved models and exports.
+
+    Returns:
+        A `TSMClassifier`: clips `(batch, num_segments, image_size,
+        image_size, 3)` with RGB values in [0, 255] in, logits
+        `(batch, num_classes)` out.
+
+    Example:
+
+    >>> model = tsm_tf.build_tsm("mobilenet_v2", num_classes=10, num_segments=8,
+    ...                          image_size=112, width_multiplier=0.5)
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> model.fit(clips, labels)
+    """
+    preset = _preset_name(weights)
+    if preset is not None and labels is None:
+        from tsm_tf.presets import preset_labels
+
+        names = preset_labels(preset)
+        labels = names if names is not None and len(names) == num_classes else None
+    model = TSMClassifier(
+        backbone,
+        num_classes,
+        num_segments=num_segments,
+        image_size=image_size,
+        shift_div=shift_div,
+        bidirectional=bidirectional,
+        width_multiplier=width_multiplier,
+        dropout=dropout,
+        labels=labels,
+    )
+    if weights is None:
+        return model
+    if weights == "imagenet":
+        from tsm_tf.interop.torch_import import load_imagenet_weights
+
+        load_imagenet_weights(model)
+        return model
+    if preset is not None:
+        from tsm_tf.presets import load_preset_weights
+
+        load_preset_weights(model, preset)
+        return model
+    if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
+        raise ValueError(
+            "`weights` must be None, 'imagenet', a preset name (see "
+            "tsm_tf.presets.PRESETS), or the path of an existing `.keras`, "
+            "`.weights.h5` or PyTorch `.pth` file. Received: "
+            f"weights={weights!r}"
+        )
+    weights = os.fspath(weights)
+    if weights.endswith((".pth", ".pth.tar", ".pt")):
+        from tsm_tf.interop.torch_import import load_torch_weights
+
+        load_torch_weights(model, weights)
+        return model
+    if weights.endswith(".keras"):
+        source = keras.models.load_model(weights, compile=False)
+        model.set_weights(source.get_weights())
+    elif weights.endswith(".weights.h5"):
+        model.load_weights(weights)
+    else:
+        raise ValueError(
+            "`weights` files must end in `.keras`, `.weights.h5`, `.pth` or "
+            "`.pth.tar`. Received: "
+            f"weights={weights!r}"
+        )
+    return model
+
+
+def _preset_name(weights):
+    """`weights` if it names a preset (and is not an existing file), else None."""
+    if not isinstance(weights, str) or os.path.exists(weights):
+        return None
+    from tsm_tf.presets.registry import PRESETS
+
+    return weights if weights in PRESETS else None
+
+
+def per_frame_model(model: keras.Model) -> keras.Model:
+    """A model sharing `model`'s weights whose output is the frame logits.
+
+    Args:
+        model: a clip classifier from `build_tsm` (or loaded from a `.keras`
+            file).
+
+    Returns:
+        A functional model mapping the same clips to
+        `(batch, num_segments, num_classes)` logits: the per-frame scores
+        before TSN's temporal average.
+    """
+    try:
+        frame_logits = model.get_layer(FRAME_LOGITS_LAYER).output
+    except ValueError as error:
+        raise ValueError(
+            f"per_frame_model needs a model from tsm_tf.build_tsm (a layer "
+            f"named {FRAME_LOGITS_LAYER!r}). Received: model {model.name!r} "
+            f"of type {type(model).__name__}."
+        ) from error
+    return keras.Model(model.input, frame_logits, name=f"{model.name}_per_frame")

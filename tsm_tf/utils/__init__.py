@@ -1,0 +1,1 @@
+"""Small shared utilities: argument checks, atomic files, hashing, label files, parameter counts."""
