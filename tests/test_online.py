@@ -97,8 +97,22 @@ def test_mobilenet_state_count_matches_the_paper():
 
 
 def test_bidirectional_model_is_rejected():
-    with pytest.raises(ValueError, match="bidirectional=True"):
+    with pytest.raises(ValueError, match=r"bidirectional=True.*tsm-train --nobidirectional"):
         tsm_tf.build_online_tsm(tiny_tsm(bidirectional=True))
+
+
+def test_numpy_frames_mix_with_the_states_a_step_returns():
+    model = tiny_tsm(bidirectional=False)
+    online = tsm_tf.build_online_tsm(model)
+    frames = np.random.default_rng(5).uniform(0, 255, (3, 1, 32, 32, 3)).astype("float32")
+    states = tsm_tf.initial_states(online)
+    logits = []
+    for frame in frames:  # NumPy frame, tensor states from the second step on
+        outputs = online({"frame": frame, **states})
+        states = {name: outputs[name] for name in states}
+        logits.append(np.asarray(outputs["logits"])[0])
+    expected = tsm_tf.causal_frame_logits(model, frames[:, 0])
+    np.testing.assert_allclose(np.stack(logits), expected, atol=1e-4)
 
 
 def test_tsn_is_rejected():

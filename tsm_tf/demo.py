@@ -29,49 +29,9 @@ _NUM_CLIPS = flags.DEFINE_integer("num_clips", 3000, "Clips to render (80% train
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Override the recipe's epochs (for a quick look).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the data and the training.")
 
-# The demo's recipe, tuned so that a 2-core CPU trains both models in minutes.
-# Clips have 8 frames and the model samples all 8, so streaming frame by frame
-# runs at exactly the frame rate the model was trained on. Motion is 6x the
-# dataset's default (12-27 px of pan a frame at 64 px, seen at 32 px). Each
-# setting below was chosen with benchmarks/demo_recipe_search.py (one run per
-# setting, held-out top-1 after training; the demo issue has every run):
-# - shift_div 4, a quarter of the channels from the past: MobileNetV2's 3x3
-#   convolutions are depthwise, so past and present features meet only in
-#   the 1x1 convolutions, and from scratch more shifted channels find motion
-#   sooner (22 epochs at width 0.5: shift_div 8 38-42% in two `make demo`
-#   runs, 4 71%, 2 52%);
-# - every residual branch starts at zero (80% against 71%; seed 1: 71%);
-# - width 0.35, a quarter faster per clip than 0.5, buys more epochs in the
-#   same time (84% after 29 epochs against 80% after 22; seed 1: 83%);
-# - training on the evaluation's centre crop, not TSN's multi-scale crop,
-#   whose random scale and aspect change the motion the model must learn
-#   (width 0.35, 29 epochs: 89% against 84%; width 0.5, 22 epochs: 81%
-#   against 80%);
-# - AdamW at 1.5e-2 (1e-2: 74% against 80%; 2.5e-2, before the zero start:
-#   54% against 71%);
-# - 3000 clips: 5000 for 14 epochs (about the steps of 24 epochs of 3000)
-#   narrowed the gap between training and held-out accuracy (85% against 83%
-#   in a search run, 15 epochs) but gave 72% in a `make demo` run, against 75%
-#   and 82% for 3000 clips;
-# - 28 epochs, not 24: fused batch norm (`tsm_tf.FusedBatchNormalization`,
-#   about 1.26x faster training steps) and epochs of known length (no stall
-#   between epochs) made a longer schedule fit (88% after 30 epochs in a
-#   search run, against 75% and 75.5% after 24 in two `make demo` runs);
-#   with label smoothing, `python -m tsm_tf.demo` gave 93.3% after 28 epochs
-#   in 556 s and 92.0% after 30 in 582 s, so 28 leaves more of the 10
-#   minutes spare;
-# - label smoothing 0.1: 90% against 88% after 30 epochs in search runs, and
-#   92.0% against 84.7% in `make demo` (30 epochs both; the run without it
-#   also predates the repeating training data);
-# - random horizontal flips with the motion classes' label swaps (pan left
-#   flipped is pan right): 88% after 30 epochs with and without them (one
-#   search run each, neither ahead throughout); kept as free extra data
-#   against the overfitting seen at the end of the 24-epoch runs (90%
-#   training against 75% held out);
-# - not adopted: random time reversal with the opposite motions' label swaps
-#   (`reverse_time`; 83% against 88% after 30 epochs), AdamW at 2.5e-2 with
-#   the zero start (51% against 77% after 18 epochs, stopped there).
-# Runs of one recipe still differ by up to 9 points.
+# The demo's recipe: a 2-core CPU trains both models in minutes; docs/demo-recipe.md says
+# how each setting was chosen. Clips have 8 frames and the model samples all 8, so streaming
+# frame by frame runs at the frame rate the model was trained on.
 NUM_FRAMES = 8
 FRAME_SIZE = 64
 MOTION_SPEED = 6.0
@@ -81,7 +41,7 @@ RECIPE = {
     "image_size": 32,
     "num_segments": NUM_FRAMES,
     "bidirectional": False,
-    "train_crop": "centre",
+    "train_crop": "center",
     "flip": True,  # with the motion classes' label swaps (see make_config)
     "zero_init_residual": True,
     "dropout": 0.0,
@@ -93,7 +53,7 @@ RECIPE = {
     "weight_decay": 1e-4,
     "label_smoothing": 0.1,
 }
-TSM_SHIFT_DIV = 4  # a quarter of the channels from the past (the paper: 1/8; see above)
+TSM_SHIFT_DIV = 4  # a quarter of the channels from the past (the paper: 1/8)
 STREAM_THREADS = 2
 
 

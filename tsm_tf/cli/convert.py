@@ -18,34 +18,39 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tsm_tf.cli.tool import run_tool
 from tsm_tf.utils.atomic_files import atomic_path
 from tsm_tf.utils.label_files import read_label_file
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file (or --preset).")
-flags.DEFINE_string(
-    "preset", None, "A preset name (tsm_tf.presets.PRESETS): download, convert, with labels."
-)
-flags.DEFINE_string("output", None, "The .keras file to write.", required=True)
-flags.DEFINE_enum(
-    "backbone", None, ["resnet50", "resnet101", "mobilenet_v2"], "Backbone (default: inferred)."
-)
-flags.DEFINE_integer("num_classes", None, "Classes (default: the checkpoint's).")
-flags.DEFINE_integer(
-    "num_segments", None, "Frames per clip (default: `segmentN` in the file name, else 8)."
-)
-flags.DEFINE_integer(
-    "shift_div", None, "1 / shifted fraction, 0 for TSN (default: inferred)."
-)
-flags.DEFINE_boolean(
-    "bidirectional", None, "Offline (bidirectional) or online shift (default: inferred)."
-)
-flags.DEFINE_float("width_multiplier", None, "Backbone width (default: inferred).")
-flags.DEFINE_integer("image_size", 224, "Frame height and width of the Keras model.")
-flags.DEFINE_string("labels", None, "Optional text file of class names, one per line.")
-flags.DEFINE_boolean(
-    "strict", True, "Fail on any unused or missing tensor (see load_torch_checkpoint)."
-)
+
+
+def define_flags() -> None:
+    """Defines the command's flags (at start-up, never at import)."""
+    flags.DEFINE_string("checkpoint", None, "The PyTorch .pth / .pth.tar file (or --preset).")
+    flags.DEFINE_string(
+        "preset", None, "A preset name (tsm_tf.presets.PRESETS): download, convert, with labels."
+    )
+    flags.DEFINE_string("output", None, "The .keras file to write.", required=True)
+    flags.DEFINE_enum(
+        "backbone", None, ["resnet50", "resnet101", "mobilenet_v2"], "Backbone (default: inferred)."
+    )
+    flags.DEFINE_integer("num_classes", None, "Classes (default: the checkpoint's).")
+    flags.DEFINE_integer(
+        "num_segments", None, "Frames per clip (default: `segmentN` in the file name, else 8)."
+    )
+    flags.DEFINE_integer(
+        "shift_div", None, "1 / shifted fraction, 0 for TSN (default: inferred)."
+    )
+    flags.DEFINE_boolean(
+        "bidirectional", None, "Offline (bidirectional) or online shift (default: inferred)."
+    )
+    flags.DEFINE_float("width_multiplier", None, "Backbone width (default: inferred).")
+    flags.DEFINE_integer("image_size", 224, "Frame height and width of the Keras model.")
+    flags.DEFINE_string("labels", None, "Optional text file of class names, one per line.")
+    flags.DEFINE_boolean(
+        "strict", True, "Fail on any unused or missing tensor (see load_torch_checkpoint)."
+    )
 
 DEFAULT_NUM_SEGMENTS = 8
 
@@ -124,7 +129,7 @@ def main(argv):
 
 def run():
     """The `tsm-convert` console script."""
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -21,24 +21,31 @@ import sys
 from absl import app
 from absl import flags
 
-_MODEL = flags.DEFINE_string("model", None, "A .keras model from tsm-train (or --preset).")
-_PRESET = flags.DEFINE_string("preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model.")
-_PATTERN = flags.DEFINE_string("pattern", None, "Glob of the shards to evaluate.", required=True)
-_OUT_DIR = flags.DEFINE_string("out_dir", None, "Report folder; default: <model folder>/eval.")
-_NUM_CLIPS = flags.DEFINE_integer("num_clips", 1, "Clips per video.")
-_NUM_CROPS = flags.DEFINE_enum("num_crops", "1", ["1", "3"], "Crops per clip (3: full-resolution protocol).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 8, "Videos per batch.")
-_SAMPLING = flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
+from tsm_tf.cli.tool import run_tool
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Defines the command's flags (at start-up, never at import)."""
+    flags.DEFINE_string("model", None, "A .keras model from tsm-train (or --preset).")
+    flags.DEFINE_string("preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model.")
+    flags.DEFINE_string("pattern", None, "Glob of the shards to evaluate.", required=True)
+    flags.DEFINE_string("out_dir", None, "Report folder; default: <model folder>/eval.")
+    flags.DEFINE_integer("num_clips", 1, "Clips per video.")
+    flags.DEFINE_enum("num_crops", "1", ["1", "3"], "Crops per clip (3: full-resolution protocol).")
+    flags.DEFINE_integer("batch_size", 8, "Videos per batch.")
+    flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger().setLevel(logging.INFO)
-    if (_PRESET.value is None) == (_MODEL.value is None):
+    if (FLAGS.preset is None) == (FLAGS.model is None):
         raise app.UsageError("Pass exactly one of --model=model.keras and --preset=name.")
-    if _MODEL.value is not None and not os.path.isfile(_MODEL.value):
-        logging.error("No model file at %s. Expected a .keras file written by tsm-train.", _MODEL.value)
+    if FLAGS.model is not None and not os.path.isfile(FLAGS.model):
+        logging.error("No model file at %s. Expected a .keras file written by tsm-train.", FLAGS.model)
         sys.exit(1)
     import keras
 
@@ -46,44 +53,44 @@ def main(argv):
     from tsm_tf.training.evaluation import evaluate
     from tsm_tf.training.evaluation import write_report
 
-    if _PRESET.value is not None:
+    if FLAGS.preset is not None:
         from tsm_tf.presets import get_preset
 
-        preset = get_preset(_PRESET.value)
-        model = tsm_tf.TSMClassifier.from_preset(_PRESET.value)
+        preset = get_preset(FLAGS.preset)
+        model = tsm_tf.TSMClassifier.from_preset(FLAGS.preset)
         for reported in preset["accuracy"]:
             logging.info("The authors report top-1 %s%% for %s (tsm-eval flags: %s).",
                          reported["top1"], reported["protocol"], reported["tsm_eval"])
     else:
-        model = keras.models.load_model(_MODEL.value, compile=False)
+        model = keras.models.load_model(FLAGS.model, compile=False)
     try:
         report = evaluate(
             model,
-            _PATTERN.value,
-            num_clips=_NUM_CLIPS.value,
-            num_crops=int(_NUM_CROPS.value),
-            batch_size=_BATCH_SIZE.value,
-            sampling=_SAMPLING.value,
+            FLAGS.pattern,
+            num_clips=FLAGS.num_clips,
+            num_crops=int(FLAGS.num_crops),
+            batch_size=FLAGS.batch_size,
+            sampling=FLAGS.sampling,
         )
     except (FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         sys.exit(1)
-    if _OUT_DIR.value:
-        out_dir = _OUT_DIR.value
-    elif _MODEL.value is not None:
-        out_dir = os.path.join(os.path.dirname(os.path.abspath(_MODEL.value)), "eval")
+    if FLAGS.out_dir:
+        out_dir = FLAGS.out_dir
+    elif FLAGS.model is not None:
+        out_dir = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model)), "eval")
     else:
-        out_dir = os.path.join("eval", _PRESET.value)
+        out_dir = os.path.join("eval", FLAGS.preset)
     write_report(report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png"))
     print(
-        f"{report['num_videos']} videos, {_NUM_CLIPS.value} clip(s) x {_NUM_CROPS.value} crop(s): "
+        f"{report['num_videos']} videos, {FLAGS.num_clips} clip(s) x {FLAGS.num_crops} crop(s): "
         f"top-1 {report['top1']:.4f}, top-5 {report['top5']:.4f}. Report: {out_dir}"
     )
 
 
 def run():
     """Console-script entry point."""
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tsm_tf.cli.tool import run_tool
 from tsm_tf.lite.metadata import EXPORT_PRECISIONS
 from tsm_tf.lite.metadata import MODES
 
@@ -200,8 +201,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

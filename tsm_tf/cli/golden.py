@@ -7,8 +7,9 @@ Usage:
 
 import logging
 
-from absl import app
 from absl import flags
+
+from tsm_tf.cli.tool import run_tool
 
 
 def define_flags() -> None:
@@ -34,8 +35,7 @@ def main(argv):
 
 def run():
     """Console-script and `python -m` entry point."""
-    define_flags()
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Usage:
     python -m tsm_tf.cli.pacer_golden --output=/tmp/golden/pacer.json
 """
 
-from absl import app
 from absl import flags
+
+from tsm_tf.cli.tool import run_tool
 
 
 def define_flags() -> None:
@@ -24,8 +25,7 @@ def main(argv):
 
 def run():
     """Console-script and `python -m` entry point."""
-    define_flags()
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import os
 from absl import app
 from absl import flags
 
+from tsm_tf.cli.tool import run_tool
 from tsm_tf.data import records
 from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
@@ -123,8 +124,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 
 from tsm_tf.backbones.registry import BACKBONES
+from tsm_tf.cli.tool import run_tool
 from tsm_tf.data.augmentation import TRAIN_CROPS
 from tsm_tf.data.sampling import SAMPLING_MODES
 from tsm_tf.training.config import DTYPE_POLICIES
@@ -145,8 +146,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ import pathlib
 import sys
 
 import numpy as np
-from absl import app
 from absl import flags
+
+from tsm_tf.cli.tool import run_tool
 
 WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "web_demo"
 MODEL_PREFIX = "/models/"
@@ -147,8 +148,7 @@ def main(argv):
 
 def run():
     """Console-script and `python -m` entry point."""
-    define_flags()
-    app.run(main)
+    run_tool(main, define_flags)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,18 @@ class OnlineTSM(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         set_config_attributes(self, config)
 
+    def __call__(self, inputs, *args, **kwargs):
+        # A stream feeds NumPy frames with the tensors the last step returned; Keras refuses such
+        # a mix in one call, so everything becomes a tensor first.
+        if isinstance(inputs, dict):
+            inputs = {
+                name: value
+                if keras.ops.is_tensor(value) or isinstance(value, keras.KerasTensor)
+                else keras.ops.convert_to_tensor(value)
+                for name, value in inputs.items()
+            }
+        return super().__call__(inputs, *args, **kwargs)
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self.tsm_config.to_dict()}
 
@@ -130,7 +142,8 @@ def check_streamable(config: TSMConfig) -> None:
             "build_online_tsm needs a uni-directional TSM (bidirectional=False): "
             "a bidirectional TSM shifts channels from the next frame, which a "
             "live stream has not seen yet. Received: bidirectional=True. Train "
-            "with tsm_tf.build_tsm(..., bidirectional=False) to stream."
+            "with tsm_tf.build_tsm(..., bidirectional=False) or tsm-train "
+            "--nobidirectional to stream."
         )
 
 
