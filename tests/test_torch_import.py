@@ -29,6 +29,7 @@ Interpreter = require("ai_edge_litert.interpreter", "pip install -e '.[dev]'").I
 import tsm_tf  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
 from tests.helpers import assert_matches_reference  # noqa: E402
+from tests.helpers import calibration_clips  # noqa: E402
 from tests.helpers import random_clips  # noqa: E402
 from tests.helpers import run_python  # noqa: E402
 from tests.helpers import seed_everything  # noqa: E402
