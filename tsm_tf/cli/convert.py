@@ -14,6 +14,8 @@ checkpoint fails the import). The output loads with
 """
 
 
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -107,7 +109,11 @@ def main(argv):
         save_atomically(model, FLAGS.output)
         print(FLAGS.output)
         return
-    checkpoint = read_torch_checkpoint(FLAGS.checkpoint)
+    try:
+        checkpoint = read_torch_checkpoint(FLAGS.checkpoint)
+    except (FileNotFoundError, ValueError) as error:
+        logging.error("%s", error)
+        sys.exit(1)
     config = resolve_config(
         checkpoint,
         {
@@ -122,7 +128,11 @@ def main(argv):
     labels = read_labels(FLAGS.labels, config["num_classes"])
     logging.info("Building %s", config)
     model = tsm_tf.build_tsm(image_size=FLAGS.image_size, labels=labels, **config)
-    tsm_tf.load_torch_checkpoint(model, FLAGS.checkpoint, strict=FLAGS.strict)
+    try:
+        tsm_tf.load_torch_checkpoint(model, FLAGS.checkpoint, strict=FLAGS.strict)
+    except (FileNotFoundError, ValueError) as error:
+        logging.error("%s", error)
+        sys.exit(1)
     save_atomically(model, FLAGS.output)
     print(FLAGS.output)
 

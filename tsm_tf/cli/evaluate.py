@@ -63,6 +63,13 @@ def main(argv):
                          reported["top1"], reported["protocol"], reported["tsm_eval"])
     else:
         model = keras.models.load_model(FLAGS.model, compile=False)
+    if FLAGS.out_dir:
+        out_dir = FLAGS.out_dir
+    elif FLAGS.model is not None:
+        out_dir = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model)), "eval")
+    else:
+        out_dir = os.path.join("eval", FLAGS.preset)
+    logging.info("The report and confusion matrix go to %s (--out_dir chooses another folder).", out_dir)
     try:
         report = evaluate(
             model,
@@ -75,12 +82,6 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         sys.exit(1)
-    if FLAGS.out_dir:
-        out_dir = FLAGS.out_dir
-    elif FLAGS.model is not None:
-        out_dir = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model)), "eval")
-    else:
-        out_dir = os.path.join("eval", FLAGS.preset)
     write_report(report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png"))
     print(
         f"{report['num_videos']} videos, {FLAGS.num_clips} clip(s) x {FLAGS.num_crops} crop(s): "

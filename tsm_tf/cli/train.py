@@ -138,9 +138,11 @@ def main(argv):
     except (FloatingPointError, FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         sys.exit(1)
+    epochs = f"{result.epochs_completed} epoch{'' if result.epochs_completed == 1 else 's'}"
+    best = "none" if result.best is None else f"{result.best:.4f}"
     print(
-        f"Finished {result.epochs_completed} epochs in {result.run_dir}; "
-        f"best {result.monitor}: {result.best}. Models: {result.last_model_path}, {result.best_model_path}"
+        f"Finished {epochs} in {result.run_dir}; best {result.monitor}: {best}. "
+        f"Models: {result.last_model_path}, {result.best_model_path}"
     )
 
 

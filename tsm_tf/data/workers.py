@@ -9,14 +9,14 @@ finished items through a queue so the bar moves per video, not per shard.
 """
 
 import contextlib
-
 import logging
 import multiprocessing
 import os
 import queue as queue_module
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 _progress_queue = None

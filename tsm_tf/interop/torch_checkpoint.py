@@ -172,6 +172,15 @@ def _torch_load(path):
         ) from error
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No checkpoint file at {path!r}.")
+    with open(path, "rb") as file:
+        header = file.read(4)
+    # torch.save writes a zip archive; older PyTorch wrote a pickle (protocol byte 0x80).
+    if not (header.startswith(b"PK\x03\x04") or header.startswith(b"\x80")):
+        raise ValueError(
+            f"{path!r} is not a PyTorch checkpoint: a file written by torch.save starts as a "
+            f"zip archive or a pickle, and this one starts with {header!r}. Pass the .pth or "
+            ".pth.tar file of a checkpoint (see the presets in docs/pretrained.md)."
+        )
     try:
         with torch.serialization.safe_globals(_numpy_scalar_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -188,7 +197,7 @@ def _torch_load(path):
                 f"'weights.pth'). PyTorch said: {message.splitlines()[0]}"
             ) from error
         raise _corrupt_file_error(path, error) from error
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as error:
         raise _corrupt_file_error(path, error) from error
 
 

@@ -12,6 +12,7 @@ export.
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable
 
 import keras
@@ -31,6 +32,7 @@ from tsm_tf.models.tsm_config import config_of
 from tsm_tf.utils.argument_checks import check_choice
 from tsm_tf.utils.atomic_files import write_atomically
 from tsm_tf.utils.hashing import file_sha256
+from tsm_tf.utils.native_stderr import captured_native_stderr
 from tsm_tf.version import __version__
 
 DEFAULT_NUM_REPRESENTATIVE_FRAMES = 64
@@ -172,7 +174,11 @@ def convert_to_tflite(
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        # The converter's native log lines are kept unless it fails (or TSM_TF_VERBOSE=1); its
+        # int8 calibrator still runs tf.lite.Interpreter, whose deprecation warning is not ours.
+        with captured_native_stderr(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+            return converter.convert()
     except Exception as error:  # ConverterError's module moves between TF versions.
         ops = unsupported_ops(str(error))
         if ops:

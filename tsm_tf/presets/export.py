@@ -30,8 +30,8 @@ def export_preset(
         ValueError: a bidirectional preset asked to stream, or the export
             failed the parity check on the real interpreter.
     """
-    from tsm_tf.lite.parity import check_parity
     from tsm_tf.lite.export import export_tflite
+    from tsm_tf.lite.parity import check_parity
 
     model = from_preset(name, base_url=base_url, **overrides)
     if mode == "streaming" and model.bidirectional and model.shift_div > 0:

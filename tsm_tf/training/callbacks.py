@@ -5,6 +5,7 @@ import logging
 import math
 import os
 import shutil
+import time
 
 import keras
 import numpy as np
@@ -97,3 +98,30 @@ class StopOnNaN(keras.callbacks.Callback):
         )
         logging.error(self.message)
         self.model.stop_training = True
+
+
+class StepProgress(keras.callbacks.Callback):
+    """Logs the steps of an epoch every `interval_seconds`, for logs where Keras's bar is off.
+
+    Keras prints one line per epoch when stdout is not a terminal, which leaves
+    a long first epoch (most of it tracing the graph) silent.
+    """
+
+    def __init__(self, steps_per_epoch, interval_seconds=30.0):
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.interval_seconds = interval_seconds
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._start = self._last = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if now - self._last < self.interval_seconds:
+            return
+        self._last = now
+        loss = (logs or {}).get("loss")
+        loss_text = "" if loss is None else f", loss {float(loss):.4f}"
+        total = f"/{self.steps_per_epoch}" if self.steps_per_epoch else ""
+        logging.info("Epoch %d: step %d%s%s (%.0f s)", self._epoch + 1, batch + 1, total, loss_text, now - self._start)

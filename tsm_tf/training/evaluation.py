@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 
 import keras
 import numpy as np
@@ -50,6 +51,7 @@ def evaluate(
     )
     scores, truths = [], []
     num_views = num_clips * num_crops
+    start = last_report = time.monotonic()
     for clips, batch_labels in dataset:
         if num_views > 1:
             views = np.reshape(clips.numpy(), (-1, *clips.shape[2:]))
@@ -59,6 +61,10 @@ def evaluate(
             probabilities = keras.ops.softmax(model.predict_on_batch(clips)).numpy()
         scores.append(probabilities)
         truths.append(batch_labels.numpy())
+        if time.monotonic() - last_report > 10:
+            last_report = time.monotonic()
+            done = sum(len(batch) for batch in truths)
+            logging.info("Evaluated %d videos (%.1f a second).", done, done / (last_report - start))
     if not scores:
         raise ValueError(f"No videos found in {file_pattern!r}.")
     scores = np.concatenate(scores)

@@ -14,6 +14,7 @@ from tsm_tf.models.builders import build_tsm
 from tsm_tf.training.callbacks import BEST_MODEL
 from tsm_tf.training.callbacks import LAST_MODEL
 from tsm_tf.training.callbacks import RunCheckpoint
+from tsm_tf.training.callbacks import StepProgress
 from tsm_tf.training.callbacks import StopOnNaN
 from tsm_tf.training.callbacks import read_state
 from tsm_tf.training.config import TrainConfig
@@ -84,7 +85,9 @@ def _train(config):
     keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy, config.tpu)
     chief = is_chief(strategy)
-    _prepare_run_dir(config, chief)
+    # The folder is written only when training starts, so a failed start (a missing
+    # download, bad data) leaves nothing that would refuse the corrected command.
+    _check_run_dir(config)
     state = read_state(config.run_dir)
     initial_epoch = state["epochs_completed"] if state else 0
     if initial_epoch >= config.epochs:
@@ -128,6 +131,10 @@ def _train(config):
             keras.callbacks.CSVLogger(os.path.join(config.run_dir, CSV_LOG), append=bool(state)),
             keras.callbacks.TensorBoard(os.path.join(config.run_dir, TENSORBOARD_DIR)),
         ]
+    if chief and not sys.stdout.isatty():
+        callbacks.append(StepProgress(fit_steps or steps_per_epoch))
+    _save_config(config, chief)
+    logging.info("Training %s: the first steps also build the graph.", config.run_dir)
     with warnings.catch_warnings():
         # Keras warns "Your input ran out of data" at the end of every first
         # pass over a dataset of unknown length. That is how an epoch of a
@@ -158,9 +165,8 @@ def _train(config):
     )
 
 
-def _prepare_run_dir(config, chief):
-    """Creates the run folder and saves the configuration, or checks it matches."""
-    os.makedirs(config.run_dir, exist_ok=True)
+def _check_run_dir(config):
+    """Refuses a run folder whose saved configuration differs from `config`."""
     path = os.path.join(config.run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = TrainConfig.load(path)
@@ -175,7 +181,13 @@ def _prepare_run_dir(config, chief):
                 f"({'; '.join(differences)}). Resume with the same settings, or "
                 "choose a new --run_dir."
             )
-    elif chief:
+
+
+def _save_config(config, chief):
+    """Creates the run folder and saves the configuration (once the run has started well)."""
+    path = os.path.join(config.run_dir, CONFIG_FILE)
+    if chief and not os.path.exists(path):
+        os.makedirs(config.run_dir, exist_ok=True)
         config.save(path)
 
 
