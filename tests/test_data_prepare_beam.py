@@ -13,12 +13,10 @@ from tests.data_helpers import textured_frames
 from tests.data_helpers import write_video
 from tsm_tf.data import read_videos
 from tsm_tf.data import sources
+# Apache Beam is in tsm_tf[dev]; without it this import fails and says how to install it.
+from tsm_tf.data import beam_prepare
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
-
-beam_prepare = pytest.importorskip(
-    "tsm_tf.data.beam_prepare", reason='Apache Beam is part of tsm_tf[dev]; install it with pip install -e ".[dev]"'
-)
 
 LABELS = ["jump", "run"]
 SETTINGS = EncodeSettings(shorter_side=32)
