@@ -1,5 +1,7 @@
 """make_dataset: shapes, clip-consistent augmentation, determinism, evaluation rule, sharding."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,6 +10,7 @@ from tests.data_helpers import falls_left_to_right
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_ramp_records
 from tests.data_helpers import write_records
+from tsm_tf.data import load_labels
 from tsm_tf.data import make_dataset
 from tsm_tf.data import read_videos
 
@@ -253,3 +256,21 @@ def test_a_model_trains_on_the_dataset(shards):
     dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, sampling="dense", dense_stride=2)
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_shards_and_labels_on_another_file_system(shards):
+    # TensorFlow's in-memory file system stands in for gs://, s3:// or hdfs://.
+    folder = "ram://tsm_tf_test_shards"
+    tf.io.gfile.makedirs(folder)
+    for path in tf.io.gfile.glob(shards):
+        tf.io.gfile.copy(path, f"{folder}/{os.path.basename(path)}", overwrite=True)
+    names = [f"class {index}" for index in range(12)]
+    with tf.io.gfile.GFile(f"{folder}/labels.txt", "w") as file:
+        file.write("\n".join(names) + "\n")
+    pattern = f"{folder}/{os.path.basename(shards)}"
+    assert load_labels(pattern) == load_labels(folder) == names
+    remote = make_dataset(pattern, num_segments=4, image_size=32, training=False, batch_size=2)
+    here = make_dataset(shards, num_segments=4, image_size=32, training=False, batch_size=2)
+    for (remote_clips, remote_labels), (clips, labels) in zip(remote, here):
+        np.testing.assert_array_equal(remote_clips.numpy(), clips.numpy())
+        np.testing.assert_array_equal(remote_labels.numpy(), labels.numpy())

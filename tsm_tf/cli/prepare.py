@@ -5,6 +5,8 @@ Usage:
     tsm-prepare --annotations=kinetics400/train.csv --videos_root=videos/ --output_dir=data/
     tsm-prepare --annotations=ssv2/train.json --videos_root=20bn/ --labels=ssv2/labels.json --output_dir=data/
     tsm-prepare --frame_list=train_list.txt --frames_root=frames/ --output_dir=data/
+    tsm-prepare --videos_dir=gs://bucket/UCF101 --output_dir=gs://bucket/data \
+        --runner=DataflowRunner --project=P --region=R --temp_location=gs://bucket/tmp ...
 
 Writes `output_dir/{split}-0000i-of-0000n.tfrecord`, `output_dir/labels.txt`
 and `output_dir/{split}-report.json` (every video written or skipped, with the
@@ -12,6 +14,10 @@ reason). The label map is `--labels` if given, else an existing
 `output_dir/labels.txt` (so a second split shares the first one's), else the
 sorted class names found. Re-running resumes: shards already finished with
 the same inputs and settings are kept.
+
+With `--runner` the same work runs as an Apache Beam pipeline
+(`tsm_tf.data.beam_prepare`); flags tsm-prepare does not know are passed to
+Beam's PipelineOptions. Without it, a process pool on this machine does it.
 """
 
 import logging
@@ -46,24 +52,31 @@ def define_flags() -> None:
     flags.DEFINE_integer("shorter_side", 256, "Resize frames so the shorter side is this long; 0 keeps the size.")
     flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the stored frames.", lower_bound=1, upper_bound=100)
     flags.DEFINE_bool("overwrite", False, "Rewrite finished shards instead of resuming.")
+    flags.DEFINE_string(
+        "runner", None, "Run as an Apache Beam pipeline on this runner (DirectRunner, PrismRunner, "
+        "DataflowRunner, FlinkRunner, SparkRunner); other flags go to Beam. Default: a local process pool."
+    )
     flags.mark_flag_as_required("output_dir")
 
 
-def list_sources(flag_values) -> tuple[list[sources.SourceItem], list[str] | None]:
-    """Items from exactly one of --videos_dir, --annotations, --frame_list (plus found class names)."""
+def list_sources(flag_values, reader=sources) -> tuple[list[sources.SourceItem], list[str] | None]:
+    """Items from exactly one of --videos_dir, --annotations, --frame_list (plus found class names).
+
+    `reader` lists them (`sources`, or `beam_prepare` for any file system).
+    """
     given = [name for name in ("videos_dir", "annotations", "frame_list") if flag_values[name].value]
     if len(given) != 1:
         raise app.UsageError(
             f"Give exactly one of --videos_dir, --annotations, --frame_list. Received: {given or 'none'}."
         )
     if flag_values.videos_dir:
-        return sources.list_video_folders(flag_values.videos_dir)
+        return reader.list_video_folders(flag_values.videos_dir)
     if flag_values.annotations:
         if not flag_values.videos_root:
             raise app.UsageError("--annotations needs --videos_root, the folder its videos are under.")
-        items = sources.list_annotations(flag_values.annotations, flag_values.videos_root)
+        items = reader.list_annotations(flag_values.annotations, flag_values.videos_root)
         return items, sorted({item.label for item in items if isinstance(item.label, str)})
-    items = sources.list_frame_folders(flag_values.frame_list, flag_values.frames_root)
+    items = reader.list_frame_folders(flag_values.frame_list, flag_values.frames_root)
     num_classes = max((item.label for item in items if item.label >= 0), default=-1) + 1
     return items, [str(index) for index in range(num_classes)]
 
@@ -97,18 +110,33 @@ def print_summary(report: dict) -> None:
     print(f"report: {os.path.join(report['output_dir'], report['split'] + '-report.json')}")
 
 
-def main(argv):
-    del argv
-    flag_values = flags.FLAGS
-    items, found = list_sources(flag_values)
-    labels = resolve_labels(flag_values.labels, flag_values.output_dir, found)
-    settings = EncodeSettings(
+def encode_settings(flag_values) -> EncodeSettings:
+    """The storage settings the flags ask for."""
+    return EncodeSettings(
         shorter_side=flag_values.shorter_side,
         jpeg_quality=flag_values.jpeg_quality,
         frame_template=flag_values.frame_template,
         first_frame_index=flag_values.first_frame_index,
         frame_rate=flag_values.frame_rate,
     )
+
+
+def main(argv):
+    flag_values = flags.FLAGS
+    other_flags = argv[1:]
+    if flag_values.runner:
+        # Imported here: Apache Beam is an optional extra.
+        from tsm_tf.data import beam_prepare
+
+        print_summary(beam_prepare.prepare_from_flags(flag_values, other_flags))
+        return
+    if other_flags:
+        raise app.UsageError(
+            f"Unknown arguments {other_flags}. Flags for Apache Beam need --runner "
+            "(e.g. --runner=DirectRunner); see tsm-prepare --helpfull."
+        )
+    items, found = list_sources(flag_values)
+    labels = resolve_labels(flag_values.labels, flag_values.output_dir, found)
     report = prepare_dataset(
         items,
         labels,
@@ -116,15 +144,20 @@ def main(argv):
         flag_values.split,
         flag_values.num_shards,
         flag_values.num_workers,
-        settings,
+        encode_settings(flag_values),
         flag_values.overwrite,
     )
     print_summary(report)
 
 
+def _parse_known_flags(argv):
+    # Flags tsm-prepare does not define stay in argv, for Beam's PipelineOptions.
+    return flags.FLAGS(argv, known_only=True)
+
+
 def run():
     """Console-script entry point."""
-    run_tool(main, define_flags)
+    run_tool(main, define_flags, flags_parser=_parse_known_flags)
 
 
 if __name__ == "__main__":

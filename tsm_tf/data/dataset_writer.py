@@ -152,21 +152,38 @@ def _write_shard(task):
     written, skipped = [], []
     with records.AtomicRecordWriter(path) as writer:
         for item_dict in shard_items:
-            label_index = item_dict.pop("label_index")
-            item = sources.SourceItem(**item_dict)
-            try:
-                frames, frame_rate, (height, width) = _encode(item, settings)
-            except SkipVideo as error:
-                skipped.append(_skip_entry(item, error.reason, error.detail))
-            except Exception as error:  # noqa: BLE001 - one bad file must not stop the run
-                skipped.append(_skip_entry(item, UNREADABLE, f"{type(error).__name__}: {error}"))
+            record, skip = encode_record(item_dict, settings)
+            if skip is not None:
+                skipped.append(skip)
             else:
-                writer.write(records.serialize_video(frames, label_index, item.video_id, frame_rate, height, width))
-                written.append(item.video_id)
+                writer.write(record)
+                written.append(item_dict["video_id"])
             report_progress()
     report = {"path": path, "fingerprint": fingerprint, "written": written, "skipped": skipped}
     write_atomically(state, json.dumps(report))
     return report
+
+
+def encode_record(item_dict: dict, settings: EncodeSettings, encode=None) -> tuple[bytes | None, dict | None]:
+    """Decodes and encodes one shard item (a `SourceItem` as a dict, plus `label_index`).
+
+    The one per-video step of every writer (the local pool and the Beam
+    pipeline). `encode(item, settings)` replaces the local-file encoder
+    (Beam uses it to fetch remote files first).
+
+    Returns:
+        (the serialized example, None), or (None, the report's skip entry).
+    """
+    item_dict = dict(item_dict)
+    label_index = item_dict.pop("label_index")
+    item = sources.SourceItem(**item_dict)
+    try:
+        frames, frame_rate, (height, width) = (encode or _encode)(item, settings)
+    except SkipVideo as error:
+        return None, _skip_entry(item, error.reason, error.detail)
+    except Exception as error:  # noqa: BLE001 - one bad file must not stop the run
+        return None, _skip_entry(item, UNREADABLE, f"{type(error).__name__}: {error}")
+    return records.serialize_video(frames, label_index, item.video_id, frame_rate, height, width), None
 
 
 def _encode(item, settings):

@@ -15,7 +15,6 @@ Shards are named `{split}-{index:05d}-of-{num_shards:05d}.tfrecord`, with the
 label map `labels.txt` (one class name per line) beside them.
 """
 
-import glob
 import os
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -140,10 +139,14 @@ def write_labels(out_dir: str, labels: Sequence[str]) -> str:
 
 
 def list_shards(file_pattern: str | Sequence[str]) -> list[str]:
-    """Sorted files matching a glob pattern (or a list of patterns); raises if none."""
+    """Sorted files matching a glob pattern (or a list of patterns); raises if none.
+
+    Patterns may name any file system TensorFlow reads (`gs://`, `s3://`,
+    `hdfs://`, local paths).
+    """
     patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
-    files = sorted({path for pattern in patterns for path in glob.glob(os.fspath(pattern))})
-    files = [path for path in files if os.path.isfile(path)]
+    files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(os.fspath(pattern))})
+    files = [path for path in files if not tf.io.gfile.isdir(path)]
     if not files:
         raise FileNotFoundError(
             f"No record files match {file_pattern!r}. Expected shards such as "
@@ -164,19 +167,19 @@ def load_labels(file_pattern_or_dir: str) -> list[str]:
         Class names; the index of a name is its label.
     """
     path = os.fspath(file_pattern_or_dir)
-    if os.path.isdir(path):
+    if tf.io.gfile.isdir(path):
         candidate = os.path.join(path, LABELS_FILE)
     elif os.path.basename(path) == LABELS_FILE:
         candidate = path
     else:
         candidate = os.path.join(os.path.dirname(list_shards(path)[0]), LABELS_FILE)
-    if not os.path.isfile(candidate):
+    if not tf.io.gfile.exists(candidate):
         raise FileNotFoundError(
             f"No label map at {candidate!r} (looked up from {file_pattern_or_dir!r}). "
             "Expected labels.txt written beside the shards by `tsm-prepare` or "
             "`write_motion_dataset`."
         )
-    return read_label_file(candidate)
+    return read_label_file(candidate, open_file=tf.io.gfile.GFile)
 
 
 def read_videos(file_pattern: str | Sequence[str]) -> Iterator[tuple[np.ndarray, int, str]]:

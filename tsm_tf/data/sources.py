@@ -61,17 +61,7 @@ def list_video_folders(root: str) -> tuple[list[SourceItem], list[str]]:
 
 def list_annotations(annotations: str, videos_root: str) -> list[SourceItem]:
     """Videos of a CSV or JSON annotation list, found under `videos_root`."""
-    if annotations.lower().endswith(".json"):
-        with open(annotations, encoding="utf-8") as file:
-            entries = json.load(file)
-        if not isinstance(entries, list):
-            raise ValueError(
-                f"{annotations!r}: expected a JSON list of objects (Something-Something "
-                f"V2 layout or [{{'path', 'label'}}]). Received a {type(entries).__name__}."
-            )
-        pairs = [_json_entry(entry, annotations) for entry in entries]
-    else:
-        pairs = _csv_entries(annotations)
+    pairs = read_annotation_pairs(annotations)
     index = _index_videos(videos_root)
     items = []
     for reference, label in pairs:
@@ -80,6 +70,20 @@ def list_annotations(annotations: str, videos_root: str) -> list[SourceItem]:
         size = os.path.getsize(path) if os.path.isfile(path) else 0
         items.append(SourceItem(video_id, path, label, size=size))
     return items
+
+
+def read_annotation_pairs(annotations: str) -> list[tuple[str, str | None]]:
+    """(video reference, label) pairs of a CSV or JSON annotation list, in list order."""
+    if annotations.lower().endswith(".json"):
+        with open(annotations, encoding="utf-8") as file:
+            entries = json.load(file)
+        if not isinstance(entries, list):
+            raise ValueError(
+                f"{annotations!r}: expected a JSON list of objects (Something-Something "
+                f"V2 layout or [{{'path', 'label'}}]). Received a {type(entries).__name__}."
+            )
+        return [_json_entry(entry, annotations) for entry in entries]
+    return _csv_entries(annotations)
 
 
 def list_frame_folders(list_file: str, frames_root: str) -> list[SourceItem]:

@@ -1,11 +1,15 @@
 """Class names: label files in every accepted format, and label swaps as maps."""
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from collections.abc import Iterable
 
 
-def read_label_file(path: str | os.PathLike, num_classes: int | None = None) -> list[str]:
+def read_label_file(
+    path: str | os.PathLike, num_classes: int | None = None, open_file: Callable | None = None
+) -> list[str]:
     """Class names from a label file, the index of a name being its label.
 
     Accepted formats: `labels.txt` (one name per line, blank lines ignored), a
@@ -15,12 +19,15 @@ def read_label_file(path: str | os.PathLike, num_classes: int | None = None) -> 
     Args:
         path: the label file.
         num_classes: when given, the number of names the file must hold.
+        open_file: opens `path` for reading text (`tf.io.gfile.GFile` for
+            `gs://`, `s3://` or `hdfs://` paths).
 
     Raises:
         ValueError: a malformed file, or not `num_classes` names.
     """
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as file:
+    opener = open_file or functools.partial(open, encoding="utf-8")
+    with opener(path) as file:
         if not path.lower().endswith(".json"):
             labels = [line.strip() for line in file if line.strip()]
         else:
