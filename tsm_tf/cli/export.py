@@ -3,7 +3,7 @@
 Usage (export/export_tflite.py runs the same command):
     tsm-export --model=tsm.keras --output=out/model.tflite \
         [--mode=streaming|clip] [--precision=float32|float16|dynamic_int8|int8] \
-        [--representative_data='data/val-*.tfrecord'] [--labels=labels.txt] \
+        [--representative_data='data/validation-*.tfrecord'] [--labels=labels.txt] \
         [--frame_rate=auto|none|FPS] [--android_assets]
     tsm-export --preset=tsm_mobilenetv2_jester_online --output=out/model.tflite --android_assets
 
