@@ -71,7 +71,7 @@ def run_document(path, folder, timeout=600):
 def test_every_block_is_of_a_known_language():
     for path in DOCUMENTS:
         for language, line, _, _ in code_blocks(path.read_text()):
-            assert language in (*RUNNABLE, "", "text", "json", "kotlin", "javascript", "html"), (
+            assert language in (*RUNNABLE, "", "text", "json", "kotlin", "javascript", "html", "dockerfile"), (
                 f"{path.name}:{line}: fenced block of unknown language {language!r}"
             )
 
@@ -101,5 +101,5 @@ def test_help_lists_the_tools_own_flags(command, flag):
         timeout=180,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )
-    assert result.returncode == 0, result.stderr
-    assert flag.replace("--no", "--[no]") in result.stdout and "Try --helpfull" not in result.stdout
+    # absl ends --help with exit status 1 and a pointer to --helpfull; the tool's flags come first.
+    assert flag.replace("--no", "--[no]") in result.stdout, result.stdout + result.stderr

@@ -42,7 +42,6 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         'tsm-prepare --runner needs Apache Beam, which is not installed. Install it with: pip install "tsm_tf[beam]"'
     ) from error
 
-from tsm_tf import atomic
 from tsm_tf.data import dataset_writer
 from tsm_tf.data import records
 from tsm_tf.data import sources
@@ -50,6 +49,8 @@ from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.video_io import UNREADABLE
 from tsm_tf.data.video_io import VIDEO_EXTENSIONS
 from tsm_tf.data.video_io import SkipVideo
+from tsm_tf.utils.label_files import read_label_file
+from tsm_tf.utils import atomic_files as atomic
 
 METRICS_NAMESPACE = "tsm_prepare"
 WRITTEN_COUNTER = "videos_written"
@@ -211,9 +212,9 @@ class _AnyFileSystem:
 
     @staticmethod
     def read_label_file(path: str) -> list[str]:
-        """`sources.read_label_file` on any file system."""
+        """`read_label_file` on any file system."""
         with _local_copy(path) as local_path:
-            return sources.read_label_file(local_path)
+            return read_label_file(local_path)
 
 
 def is_local(path: str) -> bool:
