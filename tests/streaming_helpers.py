@@ -18,10 +18,11 @@ def calibrate_batch_norm(model, clips, variance_floor=0.0):
     never does, and make the network chaotic (half a pixel unit of noise
     moving the logits by 3) and hopeless to quantize.
 
-    A freshly initialized network has unit moving variances, so activations
-    shrink block after block and the logits of a tiny MobileNetV2 are ~1e-11:
-    any comparison would pass. With the statistics of real inputs the
-    activations stay near unit scale, as in a trained model.
+    A freshly initialized network holds zero moving means and unit moving
+    variances, not the statistics of its activations, so in inference it
+    normalizes them wrongly and its logits are not those of a trained
+    model. With the statistics of real inputs the activations are
+    normalized as in a trained model.
     """
     layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in layers]

@@ -19,7 +19,7 @@ STATE_FILE = "state.json"
 
 
 def read_state(run_dir):
-    """The state of a run (`epochs_completed`, `best`, `monitor`), or None if it never saved."""
+    """The state of a run (`epochs_completed`, `best`, `monitor`, `random_states`), or None if it never saved."""
     path = os.path.join(run_dir, STATE_FILE)
     if not os.path.exists(path) or not os.path.exists(os.path.join(run_dir, LAST_MODEL)):
         return None
@@ -27,11 +27,39 @@ def read_state(run_dir):
         return json.load(handle)
 
 
+def random_states(model):
+    """The states of the model's random-number generators (dropout's), in the model's order.
+
+    `model.save` leaves them out; a resumed run restores them so that its
+    dropout masks are those an uninterrupted run would draw.
+    """
+    return [np.asarray(variable.numpy()).tolist() for variable in _random_state_variables(model)]
+
+
+def restore_random_states(model, states):
+    """Assigns the states saved by `random_states`; refuses a model with another count."""
+    variables = _random_state_variables(model)
+    if len(states) != len(variables):
+        raise ValueError(
+            f"The run saved {len(states)} random states, but the model has {len(variables)} "
+            "random-number generators. Resume with the same model settings."
+        )
+    for variable, value in zip(variables, states):
+        variable.assign(np.asarray(value, variable.dtype))
+
+
+def _random_state_variables(model):
+    # Paths carry process-wide counters (seed_generator_2), so generators are matched by order.
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
 class RunCheckpoint(keras.callbacks.Callback):
     """Saves `last.keras` (with the optimizer state) after every epoch and
     `best.keras` when the monitored metric improves, atomically, then records
-    the finished epoch in `state.json`. A run killed mid-epoch resumes from the
-    start of that epoch: no epoch is repeated or lost.
+    the finished epoch and the random states (`random_states`) in
+    `state.json`. A run killed mid-epoch resumes from the start of that
+    epoch: no epoch is repeated or lost.
 
     Args:
         run_dir: folder of the run.
@@ -66,7 +94,12 @@ class RunCheckpoint(keras.callbacks.Callback):
             with atomic_path(os.path.join(self.run_dir, BEST_MODEL)) as temporary:
                 shutil.copyfile(last_path, temporary)
             logging.info("Epoch %d: %s improved to %.4f, saved %s", epoch + 1, monitor, value, BEST_MODEL)
-        state = {"epochs_completed": epoch + 1, "best": self.best, "monitor": monitor}
+        state = {
+            "epochs_completed": epoch + 1,
+            "best": self.best,
+            "monitor": monitor,
+            "random_states": random_states(self.model),
+        }
         write_atomically(os.path.join(self.run_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
 
 

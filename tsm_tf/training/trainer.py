@@ -1,6 +1,7 @@
 """`train(config)`: the paper's recipe around `model.fit`, resumable and distributable."""
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -8,6 +9,7 @@ import sys
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tsm_tf.models.builders import build_tsm
@@ -17,6 +19,7 @@ from tsm_tf.training.callbacks import RunCheckpoint
 from tsm_tf.training.callbacks import StepProgress
 from tsm_tf.training.callbacks import StopOnNaN
 from tsm_tf.training.callbacks import read_state
+from tsm_tf.training.callbacks import restore_random_states
 from tsm_tf.training.config import TrainConfig
 from tsm_tf.training.distribute import is_chief
 from tsm_tf.training.distribute import make_strategy
@@ -97,7 +100,7 @@ def _train(config):
 
     labels = load_labels(config.train_pattern)
     _check_label_swaps(config, labels)
-    train_data, validation_data, fit_steps = _make_datasets(config, strategy)
+    train_data, validation_data, fit_steps = _make_datasets(config, strategy, initial_epoch)
     # A multi-worker pass has no count (fit_steps None); the schedule then
     # takes a whole pass's batches.
     steps_per_epoch = fit_steps or _count_batches(config.train_pattern, config.batch_size, True)
@@ -121,6 +124,10 @@ def _train(config):
         if state:
             model.optimizer.build(model.trainable_variables)
             model.load_weights(os.path.join(config.run_dir, LAST_MODEL))
+            if "random_states" in state:
+                restore_random_states(model, state["random_states"])
+            else:
+                logging.warning("%s predates saved random states: dropout restarts its draws.", config.run_dir)
             logging.info("Resuming %s after epoch %d.", config.run_dir, initial_epoch)
 
     nan_stop = StopOnNaN()
@@ -191,16 +198,20 @@ def _save_config(config, chief):
         config.save(path)
 
 
-def _make_datasets(config, strategy):
+def _make_datasets(config, strategy, initial_epoch=0):
     """Training and validation datasets with the global batch size, and the steps of an epoch.
 
     Under a tf.distribute strategy Keras distributes them itself: it splits
     each global batch between replicas and auto-shards the input so that each
     worker reads its own shards (or every n-th batch).
 
-    On a single worker the training data repeats and an epoch is one pass's
-    count of whole batches (or `config.steps_per_epoch`), so Keras keeps one
-    iterator for the whole run; the validation data declares its length.
+    On a single worker an epoch is one pass's count of whole batches (or
+    `config.steps_per_epoch`). The training data is the epochs from
+    `initial_epoch` on, one after another in one dataset, so Keras keeps one
+    iterator for the whole run; epoch k is a pass of its own, shuffled and
+    augmented from `(config.seed, k)` (`_epoch_seed`), so a resumed run reads
+    the clips an uninterrupted one would have. The validation data declares
+    its length.
     Keras runs a dataset of unknown length until it raises end-of-data and
     releases that spent iterator when the next pass begins, and the release
     stalled for 4.6-5.7 s at random: in 7 of 12 validation passes of two demo
@@ -241,18 +252,31 @@ def _make_datasets(config, strategy):
         sampling=config.sampling,
         autotune=False,  # see above
     )
-    train_data = make_dataset(
-        config.train_pattern,
+    training = dict(
+        common,
         training=True,
         train_crop=config.train_crop,
         flip=config.flip,
         flip_label_map=config.flip_label_map or None,
         reverse_time=config.reverse_time,
         reverse_label_map=config.reverse_label_map or None,
-        seed=config.seed,
-        repeat=True if steps else None,
-        **common,
+        # Parallel reads and maps in a fixed order: the same seed gives the same batches.
+        deterministic=True,
     )
+    if single_worker:
+        epochs = [
+            make_dataset(
+                config.train_pattern,
+                seed=_epoch_seed(config.seed, epoch),
+                # A configured epoch may be longer than a pass.
+                repeat=True if config.steps_per_epoch else None,
+                **training,
+            ).take(steps)
+            for epoch in range(initial_epoch, max(config.epochs, initial_epoch + 1))
+        ]
+        train_data = functools.reduce(tf.data.Dataset.concatenate, epochs)
+    else:
+        train_data = make_dataset(config.train_pattern, seed=config.seed, repeat=True if steps else None, **training)
     validation_data = None
     if config.validation_pattern:
         drop_remainder = strategy.num_replicas_in_sync > 1
@@ -266,6 +290,11 @@ def _make_datasets(config, strategy):
             batches = _count_batches(config.validation_pattern, config.batch_size, drop_remainder)
             validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(batches))
     return train_data, validation_data, steps
+
+
+def _epoch_seed(seed, epoch):
+    """The seed of epoch `epoch`'s shuffling and augmentation in a run seeded with `seed`."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
 def _synchronize_batch_norm(model):
