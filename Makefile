@@ -1,6 +1,6 @@
 # Two entry points, each doing its whole set-up on a fresh machine with Python 3.11:
 #   make demo   - the built-in demo (main job)
-#   make test   - the test suite
+#   make test   - the lint (ruff) and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -23,7 +23,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m tsm_tf.demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	@# The Android core's JVM tests need Kotlin; install it where we can (root or sudo).
 	@# Where we cannot, tests/test_android_core.py fails and says how to install it.
 	-@$(MAKE) --no-print-directory kotlin-tools

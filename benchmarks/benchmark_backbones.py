@@ -33,8 +33,9 @@ def time_pair(models, clips, repeats):
     forwards = [tf.function(lambda x, m=model: m(x, training=False)) for model in models]
     for forward in forwards:
         forward(clips)  # trace and warm up
-    return alternating_medians([lambda forward=forward: forward(clips).numpy() for forward in forwards], repeats)
-
+    return alternating_medians(
+        [lambda forward=forward: forward(clips).numpy() for forward in forwards], repeats
+    )
 
 
 def main(argv):
@@ -60,9 +61,19 @@ def main(argv):
                     f"{tsm_time / tsn_time:.3f}",
                 )
             )
-    header = ("backbone", "batch", "params TSM / TSN", "FLOPs/clip TSM / TSN", "TSM ms", "TSN ms", "TSM/TSN")
-    print(f"{_NUM_SEGMENTS.value} frames at {_IMAGE_SIZE.value}px, {_NUM_CLASSES.value} classes, "
-          f"{os.cpu_count()} CPU cores, median of {_REPEATS.value} forward passes")
+    header = (
+        "backbone",
+        "batch",
+        "params TSM / TSN",
+        "FLOPs/clip TSM / TSN",
+        "TSM ms",
+        "TSN ms",
+        "TSM/TSN",
+    )
+    print(
+        f"{_NUM_SEGMENTS.value} frames at {_IMAGE_SIZE.value}px, {_NUM_CLASSES.value} classes, "
+        f"{os.cpu_count()} CPU cores, median of {_REPEATS.value} forward passes"
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

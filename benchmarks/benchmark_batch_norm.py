@@ -38,12 +38,20 @@ def build(backbone, batch_norm_class):
     from tsm_tf.models.tsm_config import TSMConfig
 
     config = TSMConfig(
-        backbone, 9, num_segments=_NUM_SEGMENTS.value, image_size=_IMAGE_SIZE.value,
-        shift_div=4, bidirectional=False, width_multiplier=_WIDTH.value, dropout=0.0,
+        backbone,
+        9,
+        num_segments=_NUM_SEGMENTS.value,
+        image_size=_IMAGE_SIZE.value,
+        shift_div=4,
+        bidirectional=False,
+        width_multiplier=_WIDTH.value,
+        dropout=0.0,
     )
     keras.utils.set_random_seed(0)
     model = keras.Model(*clip_graph(config, batch_norm_class))
-    model.compile(keras.optimizers.AdamW(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.AdamW(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return model
 
 
@@ -60,24 +68,34 @@ def main(argv):
         tf.config.threading.set_inter_op_parallelism_threads(_THREADS.value)
     rng = np.random.default_rng(0)
     size = _IMAGE_SIZE.value
-    clips = rng.uniform(0, 255, (_BATCH_SIZE.value, _NUM_SEGMENTS.value, size, size, 3)).astype("float32")
+    clips = rng.uniform(0, 255, (_BATCH_SIZE.value, _NUM_SEGMENTS.value, size, size, 3)).astype(
+        "float32"
+    )
     labels = rng.integers(0, 9, _BATCH_SIZE.value)
-    print(f"{_NUM_SEGMENTS.value} frames at {size}px, width {_WIDTH.value:g}, batch {_BATCH_SIZE.value}, "
-          f"threads {_THREADS.value or os.cpu_count()}, median of {_REPEATS.value} training steps")
+    print(
+        f"{_NUM_SEGMENTS.value} frames at {size}px, width {_WIDTH.value:g}, batch {_BATCH_SIZE.value}, "
+        f"threads {_THREADS.value or os.cpu_count()}, median of {_REPEATS.value} training steps"
+    )
     print("| backbone | Keras BN step (ms) | fused BN step (ms) | Keras/fused |")
     print("|---|---|---|---|")
     for backbone in _BACKBONES.value:
-        models = [build(backbone, keras.layers.BatchNormalization), build(backbone, tsm_tf.FusedBatchNormalization)]
+        models = [
+            build(backbone, keras.layers.BatchNormalization),
+            build(backbone, tsm_tf.FusedBatchNormalization),
+        ]
         for model in models:
             for _ in range(3):
                 model.train_on_batch(clips, labels)  # trace and warm up
         keras_time, fused_time = (
             seconds * 1000
             for seconds in alternating_medians(
-                [lambda model=model: model.train_on_batch(clips, labels) for model in models], _REPEATS.value
+                [lambda model=model: model.train_on_batch(clips, labels) for model in models],
+                _REPEATS.value,
             )
         )
-        print(f"| {backbone} | {keras_time:.1f} | {fused_time:.1f} | {keras_time / fused_time:.2f} |")
+        print(
+            f"| {backbone} | {keras_time:.1f} | {fused_time:.1f} | {keras_time / fused_time:.2f} |"
+        )
 
 
 if __name__ == "__main__":

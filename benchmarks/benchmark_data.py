@@ -32,7 +32,9 @@ def write_benchmark_records(folder):
     """160 clips (128 train, 32 validation) of 16 frames at 256x256, as tsm-prepare stores frames."""
     from tsm_tf.data import write_motion_dataset
 
-    return write_motion_dataset(folder, num_clips=160, seed=0, num_frames=16, frame_size=256, num_shards=4)
+    return write_motion_dataset(
+        folder, num_clips=160, seed=0, num_frames=16, frame_size=256, num_shards=4
+    )
 
 
 def pipeline_rate(pattern, training):
@@ -40,8 +42,13 @@ def pipeline_rate(pattern, training):
     from tsm_tf.data import make_dataset
 
     dataset = make_dataset(
-        pattern, FLAGS.num_segments, FLAGS.image_size, training=training,
-        batch_size=FLAGS.batch_size, flip=training, repeat=True,
+        pattern,
+        FLAGS.num_segments,
+        FLAGS.image_size,
+        training=training,
+        batch_size=FLAGS.batch_size,
+        flip=training,
+        repeat=True,
     )
     iterator = iter(dataset)
     next(iterator)
@@ -58,10 +65,17 @@ def training_step_rate():
 
     import tsm_tf
 
-    model = tsm_tf.build_tsm("mobilenet_v2", 9, num_segments=FLAGS.num_segments, image_size=FLAGS.image_size)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = tsm_tf.build_tsm(
+        "mobilenet_v2", 9, num_segments=FLAGS.num_segments, image_size=FLAGS.image_size
+    )
+    model.compile(
+        keras.optimizers.SGD(0.01, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     rng = np.random.default_rng(0)
-    clips = rng.uniform(0, 255, (FLAGS.batch_size, FLAGS.num_segments, FLAGS.image_size, FLAGS.image_size, 3)).astype("float32")
+    clips = rng.uniform(
+        0, 255, (FLAGS.batch_size, FLAGS.num_segments, FLAGS.image_size, FLAGS.image_size, 3)
+    ).astype("float32")
     labels = rng.integers(0, 9, FLAGS.batch_size)
     model.train_on_batch(clips, labels)
     start = time.perf_counter()
@@ -86,7 +100,9 @@ def main(argv):
         train = pipeline_rate(paths["train"], training=True)
         evaluation = pipeline_rate(paths["validation"], training=False)
         step = training_step_rate()
-        motion = motion_dataset_seconds(os.path.join(folder, "motion")) if FLAGS.motion_clips else None
+        motion = (
+            motion_dataset_seconds(os.path.join(folder, "motion")) if FLAGS.motion_clips else None
+        )
     shape = f"{FLAGS.num_segments} x {FLAGS.image_size} px, batch {FLAGS.batch_size}, {os.cpu_count()} CPU cores"
     print(f"| measurement ({shape}) | clips/s |")
     print("| --- | --- |")

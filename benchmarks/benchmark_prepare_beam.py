@@ -26,7 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 flags.DEFINE_integer("num_videos", 200, "Videos to prepare.")
 flags.DEFINE_integer("num_workers", 2, "Local pool processes, and Beam's --direct_num_workers.")
 flags.DEFINE_integer("repeats", 3, "Alternating rounds.")
-flags.DEFINE_string("runner", "DirectRunner", "Beam runner (DirectRunner tries Prism, then its in-process engine).")
+flags.DEFINE_string(
+    "runner", "DirectRunner", "Beam runner (DirectRunner tries Prism, then its in-process engine)."
+)
 flags.DEFINE_string("direct_running_mode", "multi_processing", "Beam direct runner mode.")
 FLAGS = flags.FLAGS
 
@@ -37,7 +39,10 @@ def write_videos(root, num_videos):
     from tests.data_helpers import write_video
 
     for index in range(num_videos):
-        write_video(os.path.join(root, f"class{index % 4}", f"video{index:04d}.mp4"), textured_frames(16, 96, 128, seed=index))
+        write_video(
+            os.path.join(root, f"class{index % 4}", f"video{index:04d}.mp4"),
+            textured_frames(16, 96, 128, seed=index),
+        )
 
 
 def main(argv):
@@ -59,11 +64,27 @@ def main(argv):
         items, labels = sources.list_video_folders(os.path.join(folder, "videos"))
 
         def local():
-            return prepare_dataset(items, labels, os.path.join(folder, "local"), "train", 4, FLAGS.num_workers, settings, overwrite=True)
+            return prepare_dataset(
+                items,
+                labels,
+                os.path.join(folder, "local"),
+                "train",
+                4,
+                FLAGS.num_workers,
+                settings,
+                overwrite=True,
+            )
 
         def beam():
             return beam_prepare.prepare_dataset_beam(
-                items, labels, os.path.join(folder, "beam"), "train", 4, settings, overwrite=True, pipeline_args=pipeline_args
+                items,
+                labels,
+                os.path.join(folder, "beam"),
+                "train",
+                4,
+                settings,
+                overwrite=True,
+                pipeline_args=pipeline_args,
             )
 
         seconds = {"local": [], "beam": []}
@@ -76,15 +97,24 @@ def main(argv):
     for name, report in reports.items():
         assert report["num_written"] == FLAGS.num_videos, (name, report["skipped"][:3])
     median = {name: sorted(values)[len(values) // 2] for name, values in seconds.items()}
-    print(f"{FLAGS.num_videos} videos (16 frames, 96x128 -> 64 px), {FLAGS.num_workers} workers, "
-          f"{os.cpu_count()} CPU cores, {FLAGS.repeats} alternating rounds")
+    print(
+        f"{FLAGS.num_videos} videos (16 frames, 96x128 -> 64 px), {FLAGS.num_workers} workers, "
+        f"{os.cpu_count()} CPU cores, {FLAGS.repeats} alternating rounds"
+    )
     print("| path | seconds per run (median) | videos/s |")
     print("| --- | --- | --- |")
-    print(f"| local pool (`prepare_dataset`, {FLAGS.num_workers} processes) | {median['local']:.1f} | {FLAGS.num_videos / median['local']:.1f} |")
-    print(f"| Beam `{FLAGS.runner}` ({FLAGS.direct_running_mode}, {FLAGS.num_workers} workers) | {median['beam']:.1f} | "
-          f"{FLAGS.num_videos / median['beam']:.1f} |")
+    print(
+        f"| local pool (`prepare_dataset`, {FLAGS.num_workers} processes) | {median['local']:.1f} | {FLAGS.num_videos / median['local']:.1f} |"
+    )
+    print(
+        f"| Beam `{FLAGS.runner}` ({FLAGS.direct_running_mode}, {FLAGS.num_workers} workers) | {median['beam']:.1f} | "
+        f"{FLAGS.num_videos / median['beam']:.1f} |"
+    )
     print(f"\nlocal pool / Beam speed: {median['beam'] / median['local']:.2f}x")
-    print("all runs (s):", {name: [round(value, 1) for value in values] for name, values in seconds.items()})
+    print(
+        "all runs (s):",
+        {name: [round(value, 1) for value in values] for name, values in seconds.items()},
+    )
 
 
 if __name__ == "__main__":

@@ -54,15 +54,26 @@ def export_all(tsm, tsn, frames):
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     paths = {}
     for precision in ("float32", "float16", "int8"):
-        paths[f"tsm_streaming_{precision}"] = os.path.join(FLAGS.output_dir, f"tsm_streaming_{precision}.tflite")
-        tsm_tf.export_tflite(tsm, paths[f"tsm_streaming_{precision}"], precision=precision, representative_data=frames)
+        paths[f"tsm_streaming_{precision}"] = os.path.join(
+            FLAGS.output_dir, f"tsm_streaming_{precision}.tflite"
+        )
+        tsm_tf.export_tflite(
+            tsm,
+            paths[f"tsm_streaming_{precision}"],
+            precision=precision,
+            representative_data=frames,
+        )
     paths["tsm_clip_float32"] = os.path.join(FLAGS.output_dir, "tsm_clip_float32.tflite")
     tsm_tf.export_tflite(tsm, paths["tsm_clip_float32"], mode="clip")
     frame_model = build_frame_model(tsn)
     spec = {"frame": tf.TensorSpec(frame_model.input["frame"].shape, tf.float32, name="frame")}
-    function = tf.function(lambda inputs: frame_model(inputs, training=False), input_signature=[spec])
+    function = tf.function(
+        lambda inputs: frame_model(inputs, training=False), input_signature=[spec]
+    )
     paths["tsn_frame_float32"] = os.path.join(FLAGS.output_dir, "tsn_frame_float32.tflite")
-    write_atomically(paths["tsn_frame_float32"], convert_to_tflite(function.get_concrete_function()))
+    write_atomically(
+        paths["tsn_frame_float32"], convert_to_tflite(function.get_concrete_function())
+    )
     return paths
 
 
@@ -91,18 +102,26 @@ def report(paths, times):
     states = TFLiteModel(paths["tsm_streaming_float32"]).state_bytes()
     states_int8 = TFLiteModel(paths["tsm_streaming_int8"]).state_bytes()
     base = times["tsm_streaming_float32"]
-    print(f"MobileNetV2 TSM, {FLAGS.image_size}x{FLAGS.image_size}, {FLAGS.num_threads} threads, "
-          f"best of {NUM_ROUNDS} rounds' medians, {FLAGS.num_frames} frames in all")
+    print(
+        f"MobileNetV2 TSM, {FLAGS.image_size}x{FLAGS.image_size}, {FLAGS.num_threads} threads, "
+        f"best of {NUM_ROUNDS} rounds' medians, {FLAGS.num_frames} frames in all"
+    )
     print("| model | ms / frame | vs streaming TSM fp32 | file size (MB) |")
     print("| --- | --- | --- | --- |")
     for name, milliseconds in times.items():
         per_frame = milliseconds
-        print(f"| {name} | {per_frame:.2f} | {per_frame / base:.2f} | "
-              f"{os.path.getsize(paths[name]) / 1e6:.2f} |")
-    print(f"streaming TSM / TSN frame model: {base / times['tsn_frame_float32']:.3f} (goal <= 1.03)")
+        print(
+            f"| {name} | {per_frame:.2f} | {per_frame / base:.2f} | "
+            f"{os.path.getsize(paths[name]) / 1e6:.2f} |"
+        )
+    print(
+        f"streaming TSM / TSN frame model: {base / times['tsn_frame_float32']:.3f} (goal <= 1.03)"
+    )
     print(f"clip model per new frame / streaming TSM: {times['tsm_clip_float32'] / base:.2f}")
-    print(f"int8 / float32: {times['tsm_streaming_int8'] / base:.2f} (goal <= 0.6); "
-          f"float16 / float32: {times['tsm_streaming_float16'] / base:.2f}")
+    print(
+        f"int8 / float32: {times['tsm_streaming_int8'] / base:.2f} (goal <= 0.6); "
+        f"float16 / float32: {times['tsm_streaming_float16'] / base:.2f}"
+    )
     print(f"state memory: {states} bytes float32, {states_int8} bytes int8")
 
 

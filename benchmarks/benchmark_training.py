@@ -44,8 +44,10 @@ def main(argv):
     shape = (_BATCH_SIZE.value, _NUM_SEGMENTS.value, _IMAGE_SIZE.value, _IMAGE_SIZE.value, 3)
     clips = rng.uniform(0, 255, shape).astype("float32")
     labels = rng.integers(0, _NUM_CLASSES.value, _BATCH_SIZE.value)
-    print(f"{_NUM_SEGMENTS.value} frames at {_IMAGE_SIZE.value}px, batch {_BATCH_SIZE.value}, "
-          f"{os.cpu_count()} CPU cores, median of {_REPEATS.value} training steps")
+    print(
+        f"{_NUM_SEGMENTS.value} frames at {_IMAGE_SIZE.value}px, batch {_BATCH_SIZE.value}, "
+        f"{os.cpu_count()} CPU cores, median of {_REPEATS.value} training steps"
+    )
     print("| backbone | TSM step (s) | TSN step (s) | TSM/TSN | TSM clips/s | TSN clips/s |")
     print("|---|---|---|---|---|---|")
     for backbone in _BACKBONES.value:
@@ -57,11 +59,14 @@ def main(argv):
         for model in models:
             model.train_on_batch(clips, labels)  # trace and warm up
         tsm_time, tsn_time = alternating_medians(
-            [lambda model=model: model.train_on_batch(clips, labels) for model in models], _REPEATS.value
+            [lambda model=model: model.train_on_batch(clips, labels) for model in models],
+            _REPEATS.value,
         )
         batch = _BATCH_SIZE.value
-        print(f"| {backbone} | {tsm_time:.3f} | {tsn_time:.3f} | {tsm_time / tsn_time:.3f} | "
-              f"{batch / tsm_time:.2f} | {batch / tsn_time:.2f} |")
+        print(
+            f"| {backbone} | {tsm_time:.3f} | {tsn_time:.3f} | {tsm_time / tsn_time:.3f} | "
+            f"{batch / tsm_time:.2f} | {batch / tsn_time:.2f} |"
+        )
 
 
 if __name__ == "__main__":

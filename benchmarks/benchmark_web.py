@@ -29,7 +29,13 @@ def export_model(directory, image_size):
     import tsm_tf
 
     model = tsm_tf.build_tsm(
-        "mobilenet_v2", 10, num_segments=8, image_size=image_size, bidirectional=False, width_multiplier=0.5, dropout=0.0
+        "mobilenet_v2",
+        10,
+        num_segments=8,
+        image_size=image_size,
+        bidirectional=False,
+        width_multiplier=0.5,
+        dropout=0.0,
     )
     path = os.path.join(directory, "model.tflite")
     tsm_tf.export_tflite(model, path, mode="streaming", precision="float32")
@@ -61,11 +67,22 @@ def browser_latencies(model_path, y4m, num_frames, directory):
     ]
     config = os.path.join(directory, "config.json")
     with open(config, "w") as file:
-        json.dump({"executablePath": "/usr/bin/chromium", "y4m": y4m, "timeoutMs": 300000, "scenarios": scenarios}, file)
+        json.dump(
+            {
+                "executablePath": "/usr/bin/chromium",
+                "y4m": y4m,
+                "timeoutMs": 300000,
+                "scenarios": scenarios,
+            },
+            file,
+        )
     try:
         result = subprocess.run(
             ["node", str(ROOT / "web_demo" / "test_browser" / "drive_page.mjs"), config],
-            capture_output=True, text=True, check=True, timeout=900,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
         )
     finally:
         server.shutdown()
@@ -91,9 +108,13 @@ def python_latencies(model_path, frames, num_threads):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="A streaming .tflite (default: export MobileNetV2 x0.5 at --image_size).")
+    parser.add_argument(
+        "--model", help="A streaming .tflite (default: export MobileNetV2 x0.5 at --image_size)."
+    )
     parser.add_argument("--image_size", type=int, default=112)
-    parser.add_argument("--num_frames", type=int, default=100, help="Timed frames per run (after 5 warm-up frames).")
+    parser.add_argument(
+        "--num_frames", type=int, default=100, help="Timed frames per run (after 5 warm-up frames)."
+    )
     args = parser.parse_args(argv)
     from tsm_tf.cli import web
 
@@ -103,12 +124,24 @@ def main(argv=None):
         y4m = os.path.join(directory, "camera.y4m")
         web.write_y4m(y4m, frames, frame_rate=25)
         browser = browser_latencies(model_path, y4m, args.num_frames, directory)
-        rows = [(f"browser, LiteRT.js wasm, {name.split('_')[1]} thread(s)", values) for name, values in browser.items()]
+        rows = [
+            (f"browser, LiteRT.js wasm, {name.split('_')[1]} thread(s)", values)
+            for name, values in browser.items()
+        ]
         for threads in (1, 2):
-            rows.append((f"Python StreamingClassifier, {threads} thread(s)", python_latencies(model_path, frames, threads)))
-    print(f"Per-frame latency, {os.path.basename(model_path)}, 320x240 frames, {args.num_frames} frames each:")
+            rows.append(
+                (
+                    f"Python StreamingClassifier, {threads} thread(s)",
+                    python_latencies(model_path, frames, threads),
+                )
+            )
+    print(
+        f"Per-frame latency, {os.path.basename(model_path)}, 320x240 frames, {args.num_frames} frames each:"
+    )
     for name, values in rows:
-        print(f"  {name:48s} mean {values.mean():6.2f} ms  median {np.median(values):6.2f} ms  p90 {np.percentile(values, 90):6.2f} ms")
+        print(
+            f"  {name:48s} mean {values.mean():6.2f} ms  median {np.median(values):6.2f} ms  p90 {np.percentile(values, 90):6.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,12 @@ def main(argv):
     }
     if not os.path.exists(os.path.join(data_dir, "labels.txt")):
         paths = write_motion_dataset(
-            data_dir, num_clips=_CLIPS.value, seed=0, num_frames=demo.NUM_FRAMES,
-            frame_size=demo.FRAME_SIZE, speed=_SPEED.value,
+            data_dir,
+            num_clips=_CLIPS.value,
+            seed=0,
+            num_frames=demo.NUM_FRAMES,
+            frame_size=demo.FRAME_SIZE,
+            speed=_SPEED.value,
         )
     runs_dir = os.path.join(_SEARCH_DIR.value, "runs")
     config = demo.make_config(_NAME.value, paths, runs_dir, demo.TSM_SHIFT_DIV, epochs=None, seed=0)

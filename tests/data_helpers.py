@@ -13,9 +13,27 @@ def textured_frames(num_frames, height, width, seed=0):
     # Bilinear upsampling by 16: smooth, like real footage, so codecs stay near-lossless.
     rows = np.arange(height) / 16.0
     columns = np.arange(full_width) / 16.0
-    along_rows = np.stack([np.interp(rows, np.arange(coarse.shape[0]), coarse[:, j, c]) for j in range(coarse.shape[1]) for c in range(3)], axis=1)
+    along_rows = np.stack(
+        [
+            np.interp(rows, np.arange(coarse.shape[0]), coarse[:, j, c])
+            for j in range(coarse.shape[1])
+            for c in range(3)
+        ],
+        axis=1,
+    )
     along_rows = along_rows.reshape(height, coarse.shape[1], 3)
-    large = np.stack([np.stack([np.interp(columns, np.arange(coarse.shape[1]), along_rows[i, :, c]) for c in range(3)], axis=-1) for i in range(height)])
+    large = np.stack(
+        [
+            np.stack(
+                [
+                    np.interp(columns, np.arange(coarse.shape[1]), along_rows[i, :, c])
+                    for c in range(3)
+                ],
+                axis=-1,
+            )
+            for i in range(height)
+        ]
+    )
     frames = [large[:, 2 * t : 2 * t + width] for t in range(num_frames)]
     return np.stack(frames).round().astype(np.uint8)
 
@@ -42,7 +60,9 @@ def write_frame_folder(folder, frames, template="img_{:05d}.jpg", first_index=1)
 
     os.makedirs(folder, exist_ok=True)
     for index, frame in enumerate(frames):
-        Image.fromarray(frame).save(os.path.join(folder, template.format(first_index + index)), quality=95)
+        Image.fromarray(frame).save(
+            os.path.join(folder, template.format(first_index + index)), quality=95
+        )
 
 
 def write_records(path, videos):
@@ -66,10 +86,18 @@ def write_ramp_records(path, num_videos, num_frames, height):
     A horizontally flipped clip has it falling: see `falls_left_to_right`.
     """
     ramp = np.tile(np.linspace(0, 255, 80)[None, :, None], (height, 1, 3)).astype(np.uint8)
-    write_records(path, [(np.repeat(ramp[None], num_frames, axis=0), 0, f"v{index}") for index in range(num_videos)])
+    write_records(
+        path,
+        [
+            (np.repeat(ramp[None], num_frames, axis=0), 0, f"v{index}")
+            for index in range(num_videos)
+        ],
+    )
 
 
 def falls_left_to_right(clips):
     """Per clip of a `(batch, T, H, W, 3)` batch: whether its first frame darkens left to right."""
     first_frames = np.asarray(clips)[:, 0]
-    return first_frames[:, :, :4].mean(axis=(1, 2, 3)) > first_frames[:, :, -4:].mean(axis=(1, 2, 3))
+    return first_frames[:, :, :4].mean(axis=(1, 2, 3)) > first_frames[:, :, -4:].mean(
+        axis=(1, 2, 3)
+    )

@@ -80,7 +80,9 @@ def assert_matches_reference(actual, expected, changed, atol):
     np.testing.assert_allclose(actual, expected, atol=atol, rtol=0)
 
 
-CALIBRATION_SEED = 100  # the reference's batch-norm statistics; the tests' own clips use other seeds
+CALIBRATION_SEED = (
+    100  # the reference's batch-norm statistics; the tests' own clips use other seeds
+)
 
 
 def calibration_clips(num_segments, image_size):

@@ -22,13 +22,41 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def digest(folder):
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir()) if path.is_file()}
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.iterdir())
+        if path.is_file()
+    }
 
 
 def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
-    first = write_motion_dataset(str(tmp_path / "a"), num_clips=27, seed=5, num_frames=8, frame_size=32, num_shards=2, num_workers=1)
-    write_motion_dataset(str(tmp_path / "b"), num_clips=27, seed=5, num_frames=8, frame_size=32, num_shards=2, num_workers=2)
-    write_motion_dataset(str(tmp_path / "c"), num_clips=27, seed=6, num_frames=8, frame_size=32, num_shards=2, num_workers=1)
+    first = write_motion_dataset(
+        str(tmp_path / "a"),
+        num_clips=27,
+        seed=5,
+        num_frames=8,
+        frame_size=32,
+        num_shards=2,
+        num_workers=1,
+    )
+    write_motion_dataset(
+        str(tmp_path / "b"),
+        num_clips=27,
+        seed=5,
+        num_frames=8,
+        frame_size=32,
+        num_shards=2,
+        num_workers=2,
+    )
+    write_motion_dataset(
+        str(tmp_path / "c"),
+        num_clips=27,
+        seed=6,
+        num_frames=8,
+        frame_size=32,
+        num_shards=2,
+        num_workers=1,
+    )
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
     assert load_labels(first["train"]) == list(MOTION_CLASSES)
@@ -37,13 +65,20 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
     assert (len(train), len(validation)) == (22, 5)
     assert sorted(label for _, label, _ in train)[:9] == [0] * 3 + [1] * 3 + [2] * 3
     frames, _, video_id = train[0]
-    assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8 and video_id.startswith("train-")
+    assert (
+        frames.shape == (8, 32, 32, 3)
+        and frames.dtype == np.uint8
+        and video_id.startswith("train-")
+    )
 
 
 def mean_shift(clip):
     """Average (dy, dx) content motion between consecutive frames, by phase correlation."""
     gray = clip.astype(np.float64).mean(axis=-1)
-    shifts = [phase_cross_correlation(gray[t + 1], gray[t], upsample_factor=4)[0] for t in range(len(gray) - 1)]
+    shifts = [
+        phase_cross_correlation(gray[t + 1], gray[t], upsample_factor=4)[0]
+        for t in range(len(gray) - 1)
+    ]
     return np.mean(shifts, axis=0)
 
 
@@ -62,7 +97,9 @@ def test_pans_move_the_content_several_pixels_a_frame(motion, direction):
 def test_speed_scales_the_motion():
     for seed in range(3):
         slow = mean_shift(render_clip(np.random.default_rng(seed), "pan_right", 8, 64))[1]
-        fast = mean_shift(render_clip(np.random.default_rng(seed), "pan_right", 8, 64, speed=2.5))[1]
+        fast = mean_shift(render_clip(np.random.default_rng(seed), "pan_right", 8, 64, speed=2.5))[
+            1
+        ]
         assert fast == pytest.approx(2.5 * slow, rel=0.15), (slow, fast)
     with pytest.raises(ValueError, match="speed=0"):
         write_motion_dataset("unused", num_clips=9, seed=0, speed=0)
@@ -75,7 +112,12 @@ def test_still_clips_barely_move_and_single_frames_carry_no_label():
     # Every class starts from the same kind of frame: first-frame statistics
     # (brightness, contrast) do not separate classes.
     first_means = {
-        motion: np.mean([render_clip(np.random.default_rng(seed), motion, 2, 32)[0].mean() for seed in range(12)])
+        motion: np.mean(
+            [
+                render_clip(np.random.default_rng(seed), motion, 2, 32)[0].mean()
+                for seed in range(12)
+            ]
+        )
         for motion in MOTION_CLASSES
     }
     assert max(first_means.values()) - min(first_means.values()) < 40
@@ -132,10 +174,19 @@ def test_single_frames_do_not_show_the_direction_even_at_high_speed():
     """Window size and zoom scales do not depend on the class, so per-frame
     detail (how magnified the photo is) is the same for opposite motions."""
     detail = {
-        motion: np.mean([
-            np.mean([texture(frame) for frame in render_clip(np.random.default_rng(seed), motion, 8, 64, speed=6.0)])
-            for seed in range(16)
-        ])
+        motion: np.mean(
+            [
+                np.mean(
+                    [
+                        texture(frame)
+                        for frame in render_clip(
+                            np.random.default_rng(seed), motion, 8, 64, speed=6.0
+                        )
+                    ]
+                )
+                for seed in range(16)
+            ]
+        )
         for motion in MOTION_CLASSES
     }
     assert detail["zoom_in"] == pytest.approx(detail["zoom_out"], rel=0.1), detail

@@ -49,15 +49,25 @@ def test_training_batches_have_the_documented_shapes(shards):
 
 def test_evaluation_covers_every_video_once(shards):
     dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=5)
-    assert dataset.element_spec[0].shape.as_list() == [None, NUM_SEGMENTS, IMAGE_SIZE, IMAGE_SIZE, 3]
+    assert dataset.element_spec[0].shape.as_list() == [
+        None,
+        NUM_SEGMENTS,
+        IMAGE_SIZE,
+        IMAGE_SIZE,
+        3,
+    ]
     assert labels_of(dataset) == list(range(12))
 
 
 def test_evaluation_views_are_clip_major(shards):
-    dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=12, num_clips=2, num_crops=3)
+    dataset = make_dataset(
+        shards, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=12, num_clips=2, num_crops=3
+    )
     views, _ = next(iter(dataset))
     assert views.shape == (12, 6, NUM_SEGMENTS, IMAGE_SIZE, IMAGE_SIZE, 3)
-    single = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=12, num_clips=2)
+    single = make_dataset(
+        shards, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=12, num_clips=2
+    )
     clips, _ = next(iter(single))
     # The centre crop of clip k is view k * 3 + 1.
     np.testing.assert_allclose(views[:, 1], clips[:, 0], atol=1e-4)
@@ -70,7 +80,9 @@ def test_every_frame_of_a_clip_gets_the_same_crop_and_flip(tmp_path):
     image = textured_frames(1, 60, 80, seed=5)[0]
     videos = [(np.repeat(image[None], 12, axis=0), index, f"v{index}") for index in range(8)]
     write_records(tmp_path / "same-00000-of-00001.tfrecord", videos)
-    dataset = make_dataset(str(tmp_path / "same-*.tfrecord"), 6, IMAGE_SIZE, batch_size=8, flip=True, seed=1)
+    dataset = make_dataset(
+        str(tmp_path / "same-*.tfrecord"), 6, IMAGE_SIZE, batch_size=8, flip=True, seed=1
+    )
     for _ in range(3):
         clips, _ = next(iter(dataset))
         np.testing.assert_array_equal(clips, np.repeat(clips[:, :1], 6, axis=1))
@@ -79,9 +91,17 @@ def test_every_frame_of_a_clip_gets_the_same_crop_and_flip(tmp_path):
 
 
 def test_flip_swaps_labels_by_the_map(tmp_path):
-    write_ramp_records(tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=16, num_frames=6, height=60)
+    write_ramp_records(
+        tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=16, num_frames=6, height=60
+    )
     dataset = make_dataset(
-        str(tmp_path / "ramp-*.tfrecord"), 4, IMAGE_SIZE, batch_size=16, flip=True, flip_label_map={0: 1, 1: 0}, seed=2
+        str(tmp_path / "ramp-*.tfrecord"),
+        4,
+        IMAGE_SIZE,
+        batch_size=16,
+        flip=True,
+        flip_label_map={0: 1, 1: 0},
+        seed=2,
     )
     clips, labels = next(iter(dataset))
     flipped = falls_left_to_right(clips)
@@ -94,12 +114,23 @@ def test_reversal_and_flip_swap_labels_independently(tmp_path):
     # (playing backwards shows). The flip map turns 0 into 1, the reversal
     # map 0 into 2 and 1 into 3, so a label tells what was applied.
     ramp = np.linspace(0, 150, 80)[None, :, None]
-    frames = np.stack([np.tile(ramp + 15 * index, (48, 1, 3)) for index in range(6)]).astype(np.uint8)
-    write_records(tmp_path / "both-00000-of-00001.tfrecord", [(frames, 0, f"v{index}") for index in range(32)])
+    frames = np.stack([np.tile(ramp + 15 * index, (48, 1, 3)) for index in range(6)]).astype(
+        np.uint8
+    )
+    write_records(
+        tmp_path / "both-00000-of-00001.tfrecord", [(frames, 0, f"v{index}") for index in range(32)]
+    )
     dataset = make_dataset(
-        str(tmp_path / "both-*.tfrecord"), 4, IMAGE_SIZE, batch_size=32, train_crop="centre", seed=3,
-        flip=True, flip_label_map={0: 1, 1: 0},
-        reverse_time=True, reverse_label_map={0: 2, 2: 0, 1: 3, 3: 1},
+        str(tmp_path / "both-*.tfrecord"),
+        4,
+        IMAGE_SIZE,
+        batch_size=32,
+        train_crop="centre",
+        seed=3,
+        flip=True,
+        flip_label_map={0: 1, 1: 0},
+        reverse_time=True,
+        reverse_label_map={0: 2, 2: 0, 1: 3, 3: 1},
     )
     clips, labels = next(iter(dataset))
     flipped = falls_left_to_right(clips)
@@ -112,11 +143,30 @@ def test_reversal_and_flip_swap_labels_independently(tmp_path):
 
 
 def test_reversal_leaves_the_crop_and_flip_draws_unchanged(tmp_path):
-    write_ramp_records(tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=16, num_frames=6, height=60)
+    write_ramp_records(
+        tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=16, num_frames=6, height=60
+    )
     pattern = str(tmp_path / "ramp-*.tfrecord")
-    plain, _ = next(iter(make_dataset(pattern, 4, IMAGE_SIZE, batch_size=16, flip=True, seed=2, deterministic=True)))
+    plain, _ = next(
+        iter(
+            make_dataset(
+                pattern, 4, IMAGE_SIZE, batch_size=16, flip=True, seed=2, deterministic=True
+            )
+        )
+    )
     reversing, _ = next(
-        iter(make_dataset(pattern, 4, IMAGE_SIZE, batch_size=16, flip=True, seed=2, deterministic=True, reverse_time=True))
+        iter(
+            make_dataset(
+                pattern,
+                4,
+                IMAGE_SIZE,
+                batch_size=16,
+                flip=True,
+                seed=2,
+                deterministic=True,
+                reverse_time=True,
+            )
+        )
     )
     # The ramp is the same in every frame, so only the crop and the flip show.
     np.testing.assert_array_equal(plain.numpy(), reversing.numpy())
@@ -136,7 +186,9 @@ def test_autotuning_is_on_unless_turned_off(shards):
 
 def test_deterministic_runs_repeat_exactly(shards):
     def run(seed):
-        dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, flip=True, deterministic=True, seed=seed)
+        dataset = make_dataset(
+            shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, flip=True, deterministic=True, seed=seed
+        )
         return [(clips.numpy(), labels.numpy()) for clips, labels in dataset]
 
     first, second, other = run(3), run(3), run(4)
@@ -154,7 +206,9 @@ def reference_eval_clip(frames, indices, image_size, resize_shorter_side):
     top, left = (size[0] - image_size) // 2, (size[1] - image_size) // 2
     out = []
     for index in indices:
-        resized = tf.image.resize(frames[index].astype(np.float32), size, "bilinear", antialias=False).numpy()
+        resized = tf.image.resize(
+            frames[index].astype(np.float32), size, "bilinear", antialias=False
+        ).numpy()
         out.append(resized[top : top + image_size, left : left + image_size])
     return np.stack(out)
 
@@ -167,7 +221,9 @@ def test_evaluation_follows_the_metadata_resize_and_crop_rule(tmp_path):
     clip = next(iter(make_dataset(pattern, 3, 28, training=False, batch_size=1)))[0][0].numpy()
     tick = 9 / 3
     indices = [int(tick / 2 + tick * x) for x in range(3)]
-    np.testing.assert_allclose(clip, reference_eval_clip(decoded, indices, 28, 28 * 256 // 224), atol=1e-3)
+    np.testing.assert_allclose(
+        clip, reference_eval_clip(decoded, indices, 28, 28 * 256 // 224), atol=1e-3
+    )
 
 
 def test_centre_training_crop_is_the_evaluation_view(tmp_path):
@@ -178,7 +234,16 @@ def test_centre_training_crop_is_the_evaluation_view(tmp_path):
     pattern = str(tmp_path / "centre-*.tfrecord")
     decoded = next(read_videos(pattern))[0]
     expected = reference_eval_clip(decoded, range(6), 28, 28 * 256 // 224)
-    dataset = make_dataset(pattern, 6, 28, training=True, train_crop="centre", batch_size=1, drop_remainder=False, repeat=3)
+    dataset = make_dataset(
+        pattern,
+        6,
+        28,
+        training=True,
+        train_crop="centre",
+        batch_size=1,
+        drop_remainder=False,
+        repeat=3,
+    )
     clips = [clip[0].numpy() for clip, _ in dataset]
     assert len(clips) == 3
     for clip in clips:
@@ -187,6 +252,7 @@ def test_centre_training_crop_is_the_evaluation_view(tmp_path):
 
 def test_evaluation_matches_the_numpy_client_rule(tmp_path):
     from tsm_tf.lite import preprocessing  # part of tsm_tf: it must import, never skip
+
     frames = textured_frames(4, 50, 37, seed=4)  # portrait: the height is the longer side
     write_records(tmp_path / "eval-00000-of-00001.tfrecord", [(frames, 0, "v")])
     pattern = str(tmp_path / "eval-*.tfrecord")
@@ -197,7 +263,9 @@ def test_evaluation_matches_the_numpy_client_rule(tmp_path):
     top, left = (height - 30) // 2, (width - 30) // 2
     for index in range(4):
         resized = preprocessing.resize_bilinear(decoded[index], height, width)
-        np.testing.assert_allclose(clip[index], resized[top : top + 30, left : left + 30], atol=1e-3)
+        np.testing.assert_allclose(
+            clip[index], resized[top : top + 30, left : left + 30], atol=1e-3
+        )
 
 
 def test_three_crops_span_the_longer_side(tmp_path):
@@ -205,7 +273,13 @@ def test_three_crops_span_the_longer_side(tmp_path):
     write_records(tmp_path / "wide-00000-of-00001.tfrecord", [(frames, 0, "v")])
     pattern = str(tmp_path / "wide-*.tfrecord")
     decoded = next(read_videos(pattern))[0]
-    views = next(iter(make_dataset(pattern, 4, 32, training=False, batch_size=1, num_crops=3, resize_shorter_side=40)))[0][0]
+    views = next(
+        iter(
+            make_dataset(
+                pattern, 4, 32, training=False, batch_size=1, num_crops=3, resize_shorter_side=40
+            )
+        )
+    )[0][0]
     # Shorter side already 40: the resize keeps the frames as they are.
     expected = [decoded[:, 4:36, left : left + 32] for left in (0, 29, 58)]
     np.testing.assert_allclose(views.numpy(), np.stack(expected).astype(np.float32), atol=1e-3)
@@ -216,9 +290,14 @@ def test_only_sampled_frames_are_decoded(tmp_path):
 
     frames = textured_frames(8, 40, 40, seed=1)
     # Evaluation with 4 segments of 8 frames takes frames 1, 3, 5, 7; the others are not JPEGs.
-    jpegs = [encode_frame(frame, None, 95) if index % 2 else b"not a jpeg" for index, frame in enumerate(frames)]
+    jpegs = [
+        encode_frame(frame, None, 95) if index % 2 else b"not a jpeg"
+        for index, frame in enumerate(frames)
+    ]
     write_records(tmp_path / "sparse-00000-of-00001.tfrecord", [(jpegs, 0, "v")])
-    clips, _ = next(iter(make_dataset(str(tmp_path / "sparse-*.tfrecord"), 4, 32, training=False, batch_size=1)))
+    clips, _ = next(
+        iter(make_dataset(str(tmp_path / "sparse-*.tfrecord"), 4, 32, training=False, batch_size=1))
+    )
     assert clips.shape == (1, 4, 32, 32, 3)
 
 
@@ -227,8 +306,12 @@ def test_input_context_gives_each_worker_its_own_part(shards, tmp_path, num_file
     pattern = shards if num_files == 4 else sorted(tf.io.gfile.glob(shards))[:1]
     parts = []
     for pipeline_id in range(2):
-        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id, num_replicas_in_sync=2)
-        dataset = make_dataset(pattern, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=4, input_context=context)
+        context = tf.distribute.InputContext(
+            num_input_pipelines=2, input_pipeline_id=pipeline_id, num_replicas_in_sync=2
+        )
+        dataset = make_dataset(
+            pattern, NUM_SEGMENTS, IMAGE_SIZE, training=False, batch_size=4, input_context=context
+        )
         assert dataset.element_spec[0].shape[0] is None
         parts.append(labels_of(dataset))
     assert not set(parts[0]) & set(parts[1])
@@ -242,7 +325,10 @@ def test_clear_errors(tmp_path, shards):
         make_dataset(shards, num_clips=2, training=True)
     with pytest.raises(ValueError, match="sampling"):
         make_dataset(shards, sampling="random")
-    with pytest.raises(ValueError, match="train_crop.*'multi_scale', 'center', 'centre'.*Received: train_crop='random'"):
+    with pytest.raises(
+        ValueError,
+        match="train_crop.*'multi_scale', 'center', 'centre'.*Received: train_crop='random'",
+    ):
         make_dataset(shards, train_crop="random")
     with pytest.raises(ValueError, match="resize_shorter_side"):
         make_dataset(shards, image_size=64, resize_shorter_side=48, training=False)
@@ -253,7 +339,9 @@ def test_a_model_trains_on_the_dataset(shards):
 
     model = tiny_tsm(num_classes=12, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE)
     model.compile("sgd", tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    dataset = make_dataset(shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, sampling="dense", dense_stride=2)
+    dataset = make_dataset(
+        shards, NUM_SEGMENTS, IMAGE_SIZE, batch_size=4, sampling="dense", dense_stride=2
+    )
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 

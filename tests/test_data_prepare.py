@@ -26,8 +26,15 @@ def video_tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
     for class_index, name in enumerate(["jump", "run"]):
         for index in range(2):
-            write_video(str(root / name / f"clip{index}.mp4"), textured_frames(12, 48, 64, seed=10 * class_index + index))
-        write_video(str(root / name / "clip2.webm"), textured_frames(10, 48, 64, seed=5 + class_index), "libvpx-vp9")
+            write_video(
+                str(root / name / f"clip{index}.mp4"),
+                textured_frames(12, 48, 64, seed=10 * class_index + index),
+            )
+        write_video(
+            str(root / name / "clip2.webm"),
+            textured_frames(10, 48, 64, seed=5 + class_index),
+            "libvpx-vp9",
+        )
     good_mp4 = (root / "run" / "clip0.mp4").read_bytes()
     (root / "run" / "truncated.mp4").write_bytes(good_mp4[: len(good_mp4) // 2])
     good_webm = (root / "jump" / "clip2.webm").read_bytes()
@@ -50,7 +57,14 @@ def run_prepare(*arguments):
 def test_prepare_cli_reports_every_bad_video_and_resumes(video_tree, tmp_path):
     root, labels = video_tree
     output = tmp_path / "out"
-    arguments = [f"--videos_dir={root}", f"--labels={labels}", f"--output_dir={output}", "--num_shards=3", "--num_workers=2", "--shorter_side=32"]
+    arguments = [
+        f"--videos_dir={root}",
+        f"--labels={labels}",
+        f"--output_dir={output}",
+        "--num_shards=3",
+        "--num_workers=2",
+        "--shorter_side=32",
+    ]
     stdout = run_prepare(*arguments)
     report = json.loads((output / "train-report.json").read_text())
     assert report["num_listed"] == 10 and report["num_written"] == 6 and report["num_skipped"] == 4
@@ -65,7 +79,9 @@ def test_prepare_cli_reports_every_bad_video_and_resumes(video_tree, tmp_path):
 
     videos = list(read_videos(str(output / "train-*.tfrecord")))
     assert sorted(video_id for _, _, video_id in videos) == sorted(
-        os.path.join(name, f"clip{index}.{'webm' if index == 2 else 'mp4'}") for name in ("jump", "run") for index in range(3)
+        os.path.join(name, f"clip{index}.{'webm' if index == 2 else 'mp4'}")
+        for name in ("jump", "run")
+        for index in range(3)
     )
     for frames, label, video_id in videos:
         assert label == ["jump", "run"].index(video_id.split(os.sep)[0])
@@ -87,15 +103,27 @@ def test_record_round_trip_reproduces_the_frames(tmp_path):
     frames = textured_frames(7, 40, 56, seed=3)
     write_video(str(tmp_path / "videos" / "wave" / "a.mp4"), frames)
     items, labels = sources.list_video_folders(str(tmp_path / "videos"))
-    report = prepare_dataset(items, labels, str(tmp_path / "out"), settings=EncodeSettings(shorter_side=0, jpeg_quality=100))
+    report = prepare_dataset(
+        items,
+        labels,
+        str(tmp_path / "out"),
+        settings=EncodeSettings(shorter_side=0, jpeg_quality=100),
+    )
     assert report["num_written"] == 1
     [(decoded, label, video_id)] = list(read_videos(str(tmp_path / "out" / "train-*.tfrecord")))
-    assert (label, video_id, decoded.dtype, decoded.shape) == (0, os.path.join("wave", "a.mp4"), np.uint8, frames.shape)
+    assert (label, video_id, decoded.dtype, decoded.shape) == (
+        0,
+        os.path.join("wave", "a.mp4"),
+        np.uint8,
+        frames.shape,
+    )
     # Against the video's own frames as PyAV decodes them, only JPEG (quality 100) is lossy.
     import av
 
     with av.open(str(tmp_path / "videos" / "wave" / "a.mp4")) as container:
-        reference = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+        reference = np.stack(
+            [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        )
     error = np.abs(decoded.astype(np.float64) - reference)
     psnr = 10 * np.log10(255.0**2 / np.mean(error**2))
     assert error.mean() < 3.0 and psnr > 35, (error.mean(), psnr)
@@ -105,7 +133,9 @@ def write_frame_list(root):
     frames_root = root / "frames"
     lines = []
     for index in range(4):
-        write_frame_folder(str(frames_root / f"video{index}"), textured_frames(6, 40, 50, seed=index))
+        write_frame_folder(
+            str(frames_root / f"video{index}"), textured_frames(6, 40, 50, seed=index)
+        )
         lines.append(f"video{index} 6 {index % 2}")
     os.remove(frames_root / "video1" / "img_00004.jpg")
     lines.append("video2 6 7")  # a label the map does not have
@@ -119,12 +149,21 @@ def test_frame_folders_with_missing_frames_and_unknown_labels(tmp_path):
     frames_root = write_frame_list(tmp_path)
     items = sources.list_frame_folders(str(tmp_path / "list.txt"), str(frames_root))
     labels = read_label_file(str(tmp_path / "classes.txt"))
-    report = prepare_dataset(items, labels, str(tmp_path / "out"), num_shards=2, settings=EncodeSettings(shorter_side=0))
+    report = prepare_dataset(
+        items, labels, str(tmp_path / "out"), num_shards=2, settings=EncodeSettings(shorter_side=0)
+    )
     assert (report["num_listed"], report["num_written"]) == (6, 3)
-    assert report["skipped_by_reason"] == {"missing frames": 1, "unknown label": 1, "zero frames": 1}
+    assert report["skipped_by_reason"] == {
+        "missing frames": 1,
+        "unknown label": 1,
+        "zero frames": 1,
+    }
     missing = next(entry for entry in report["skipped"] if entry["reason"] == "missing frames")
     assert missing["video_id"] == "video1" and "img_00004.jpg" in missing["detail"]
-    videos = {video_id: (frames, label) for frames, label, video_id in read_videos(str(tmp_path / "out" / "train-*.tfrecord"))}
+    videos = {
+        video_id: (frames, label)
+        for frames, label, video_id in read_videos(str(tmp_path / "out" / "train-*.tfrecord"))
+    }
     assert sorted(videos) == ["video0", "video2", "video3"]
     assert videos["video3"][1] == 1 and videos["video3"][0].shape == (6, 40, 50, 3)
 
@@ -140,19 +179,47 @@ def test_kinetics_csv_and_something_something_json(tmp_path):
         "abseiling,abc,10,20,train\nair drumming,xyz,0,10,train\nabseiling,gone,0,10,train\n"
     )
     items = sources.list_annotations(str(kinetics), str(root))
-    report = prepare_dataset(items, ["abseiling", "air drumming"], str(tmp_path / "kinetics"), settings=EncodeSettings(shorter_side=0))
+    report = prepare_dataset(
+        items,
+        ["abseiling", "air drumming"],
+        str(tmp_path / "kinetics"),
+        settings=EncodeSettings(shorter_side=0),
+    )
     assert report["num_written"] == 2
     assert [entry["detail"] for entry in report["skipped"]] == ["file not found"]
 
     something = tmp_path / "something.json"
-    something.write_text(json.dumps([
-        {"id": "1234", "label": "pushing a cup from left to right", "template": "Pushing [something] from left to right", "placeholders": ["a cup"]},
-    ]))
+    something.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "1234",
+                    "label": "pushing a cup from left to right",
+                    "template": "Pushing [something] from left to right",
+                    "placeholders": ["a cup"],
+                },
+            ]
+        )
+    )
     label_map = tmp_path / "something-labels.json"
-    label_map.write_text(json.dumps({"Pushing something from right to left": "1", "Pushing something from left to right": "0"}))
+    label_map.write_text(
+        json.dumps(
+            {
+                "Pushing something from right to left": "1",
+                "Pushing something from left to right": "0",
+            }
+        )
+    )
     items = sources.list_annotations(str(something), str(root))
     labels = read_label_file(str(label_map))
-    assert labels == ["Pushing something from left to right", "Pushing something from right to left"]
-    report = prepare_dataset(items, labels, str(tmp_path / "something"), settings=EncodeSettings(shorter_side=0))
-    [(frames, label, video_id)] = list(read_videos(str(tmp_path / "something" / "train-*.tfrecord")))
+    assert labels == [
+        "Pushing something from left to right",
+        "Pushing something from right to left",
+    ]
+    report = prepare_dataset(
+        items, labels, str(tmp_path / "something"), settings=EncodeSettings(shorter_side=0)
+    )
+    [(frames, label, video_id)] = list(
+        read_videos(str(tmp_path / "something" / "train-*.tfrecord"))
+    )
     assert (label, video_id, frames.shape) == (0, "1234", (5, 32, 32, 3))

@@ -11,10 +11,11 @@ import pytest
 
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_video
-from tsm_tf.data import read_videos
-from tsm_tf.data import sources
+
 # Apache Beam is in tsm_tf[dev]; without it this import fails and says how to install it.
 from tsm_tf.data import beam_prepare
+from tsm_tf.data import read_videos
+from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
 
@@ -31,11 +32,20 @@ def video_tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
     for class_index, name in enumerate(LABELS):
         for index in range(2):
-            write_video(str(root / name / f"clip{index}.mp4"), textured_frames(12, 48, 64, seed=10 * class_index + index))
-        write_video(str(root / name / "clip2.webm"), textured_frames(10, 48, 64, seed=5 + class_index), "libvpx-vp9")
+            write_video(
+                str(root / name / f"clip{index}.mp4"),
+                textured_frames(12, 48, 64, seed=10 * class_index + index),
+            )
+        write_video(
+            str(root / name / "clip2.webm"),
+            textured_frames(10, 48, 64, seed=5 + class_index),
+            "libvpx-vp9",
+        )
     good_mp4 = (root / "run" / "clip0.mp4").read_bytes()
     (root / "run" / "truncated.mp4").write_bytes(good_mp4[: len(good_mp4) // 2])
-    (root / "jump" / "corrupt.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    (root / "jump" / "corrupt.mp4").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    )
     (root / "jump" / "empty.mp4").write_bytes(b"")
     write_video(str(root / "swim" / "clip0.mp4"), textured_frames(12, 48, 64, seed=99))
     return root
@@ -46,7 +56,9 @@ def local_output(video_tree, tmp_path_factory):
     """The local pool's shards and report: the reference the pipeline must reproduce."""
     output = tmp_path_factory.mktemp("local")
     items, _ = sources.list_video_folders(str(video_tree))
-    return output, prepare_dataset(items, LABELS, str(output), num_shards=3, num_workers=1, settings=SETTINGS)
+    return output, prepare_dataset(
+        items, LABELS, str(output), num_shards=3, num_workers=1, settings=SETTINGS
+    )
 
 
 def shard_contents(folder):
@@ -54,14 +66,18 @@ def shard_contents(folder):
     contents = {}
     for path in sorted(map(str, folder.glob("train-*.tfrecord"))):
         videos = [(video_id, (label, frames)) for frames, label, video_id in read_videos(path)]
-        assert len(videos) == len({video_id for video_id, _ in videos}), f"a video is stored twice in {path}"
+        assert len(videos) == len({video_id for video_id, _ in videos}), (
+            f"a video is stored twice in {path}"
+        )
         contents[os.path.basename(path)] = dict(videos)
     return contents
 
 
 def assert_same_shards(folder, reference_folder):
     contents, reference = shard_contents(folder), shard_contents(reference_folder)
-    assert {name: sorted(videos) for name, videos in contents.items()} == {name: sorted(videos) for name, videos in reference.items()}
+    assert {name: sorted(videos) for name, videos in contents.items()} == {
+        name: sorted(videos) for name, videos in reference.items()
+    }
     for name, videos in reference.items():
         for video_id, (label, frames) in videos.items():
             assert contents[name][video_id][0] == label
@@ -77,8 +93,16 @@ def test_pipeline_writes_the_local_pools_shards_and_report(video_tree, local_out
     assert_same_shards(tmp_path, reference_folder)
     contents = shard_contents(tmp_path)
     # The frame comparison can fail: two of the videos differ far beyond JPEG noise.
-    [jump0] = [videos[os.path.join("jump", "clip0.mp4")][1] for videos in contents.values() if os.path.join("jump", "clip0.mp4") in videos]
-    [jump1] = [videos[os.path.join("jump", "clip1.mp4")][1] for videos in contents.values() if os.path.join("jump", "clip1.mp4") in videos]
+    [jump0] = [
+        videos[os.path.join("jump", "clip0.mp4")][1]
+        for videos in contents.values()
+        if os.path.join("jump", "clip0.mp4") in videos
+    ]
+    [jump1] = [
+        videos[os.path.join("jump", "clip1.mp4")][1]
+        for videos in contents.values()
+        if os.path.join("jump", "clip1.mp4") in videos
+    ]
     assert np.abs(jump0.astype(float) - jump1).mean() > 20
 
     assert report["skipped"] == reference["skipped"]
@@ -90,7 +114,14 @@ def test_pipeline_writes_the_local_pools_shards_and_report(video_tree, local_out
         os.path.join("run", "truncated.mp4"): "unreadable",
     }
     assert "empty" in by_id[os.path.join("jump", "empty.mp4")]["detail"]
-    for key in ("num_listed", "num_written", "num_skipped", "skipped_by_reason", "num_classes", "settings"):
+    for key in (
+        "num_listed",
+        "num_written",
+        "num_skipped",
+        "skipped_by_reason",
+        "num_classes",
+        "settings",
+    ):
         assert report[key] == reference[key], key
     assert [(shard["num_videos"], shard["num_skipped"]) for shard in report["shards"]] == [
         (shard["num_videos"], shard["num_skipped"]) for shard in reference["shards"]
@@ -101,11 +132,15 @@ def test_pipeline_writes_the_local_pools_shards_and_report(video_tree, local_out
         "skipped: unknown label": 1,
         "shards_written": 3,
     }
-    assert json.loads((tmp_path / "train-report.json").read_text())["skipped"] == reference["skipped"]
+    assert (
+        json.loads((tmp_path / "train-report.json").read_text())["skipped"] == reference["skipped"]
+    )
     assert (tmp_path / "labels.txt").read_text() == "jump\nrun\n"
 
 
-def test_rerun_into_the_same_folder_neither_duplicates_nor_loses_videos(video_tree, local_output, tmp_path):
+def test_rerun_into_the_same_folder_neither_duplicates_nor_loses_videos(
+    video_tree, local_output, tmp_path
+):
     reference_folder, _ = local_output
     items, _ = sources.list_video_folders(str(video_tree))
 
@@ -125,18 +160,26 @@ def test_rerun_into_the_same_folder_neither_duplicates_nor_loses_videos(video_tr
     # Other settings: no shard is kept; back to the first settings: none is kept either.
     report = run(EncodeSettings(shorter_side=24))
     assert [shard["resumed"] for shard in report["shards"]] == [False, False, False]
-    assert {frames.shape[1] for frames, _, _ in read_videos(str(tmp_path / "train-*.tfrecord"))} == {24}
+    assert {
+        frames.shape[1] for frames, _, _ in read_videos(str(tmp_path / "train-*.tfrecord"))
+    } == {24}
     report = run()
     assert [shard["resumed"] for shard in report["shards"]] == [False, False, False]
     # Same shard names, each video once, nothing left over from the runs.
     assert_same_shards(tmp_path, reference_folder)
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        ".prepare", "labels.txt", "train-00000-of-00003.tfrecord", "train-00001-of-00003.tfrecord",
-        "train-00002-of-00003.tfrecord", "train-report.json",
+        ".prepare",
+        "labels.txt",
+        "train-00000-of-00003.tfrecord",
+        "train-00001-of-00003.tfrecord",
+        "train-00002-of-00003.tfrecord",
+        "train-report.json",
     ]
 
 
-def test_remote_file_system_path_gives_the_same_result(video_tree, local_output, tmp_path, monkeypatch):
+def test_remote_file_system_path_gives_the_same_result(
+    video_tree, local_output, tmp_path, monkeypatch
+):
     """The gs:// / s3:// code (listing, copying each video to the worker, uploading
     shards with a rename), run on local paths through Beam's FileSystems."""
     reference_folder, reference = local_output
@@ -158,16 +201,29 @@ def test_cli_runner_flag_passes_beam_options_through(video_tree, local_output, t
     output = tmp_path / "out"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     command = [
-        sys.executable, "-m", "tsm_tf.cli.prepare", f"--videos_dir={video_tree}", f"--labels={labels}",
-        f"--output_dir={output}", "--num_shards=3", "--shorter_side=32",
+        sys.executable,
+        "-m",
+        "tsm_tf.cli.prepare",
+        f"--videos_dir={video_tree}",
+        f"--labels={labels}",
+        f"--output_dir={output}",
+        "--num_shards=3",
+        "--shorter_side=32",
         # tsm-prepare's --runner, then an option only Beam knows.
-        "--runner=FnApiRunner", "--direct_num_workers=1",
+        "--runner=FnApiRunner",
+        "--direct_num_workers=1",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote 6 of 10 videos" in result.stdout and "skipped 3 (unreadable)" in result.stdout
     assert_same_shards(output, reference_folder)
-    without_runner = subprocess.run(command[:-2] + ["--direct_num_workers=1"], capture_output=True, text=True, timeout=300, env=env)
+    without_runner = subprocess.run(
+        command[:-2] + ["--direct_num_workers=1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert without_runner.returncode != 0 and "need --runner" in without_runner.stderr
 
 

@@ -11,7 +11,14 @@ import pytest
 def test_demo_trains_both_models_exports_and_streams(tmp_path):
     out_dir = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "tsm_tf.demo", f"--out_dir={out_dir}", "--num_clips=45", "--epochs=1"],
+        [
+            sys.executable,
+            "-m",
+            "tsm_tf.demo",
+            f"--out_dir={out_dir}",
+            "--num_clips=45",
+            "--epochs=1",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -24,7 +31,12 @@ def test_demo_trains_both_models_exports_and_streams(tmp_path):
     assert tsm["flops"] == tsn["flops"] > 0
     assert summary["streaming"]["num_clips"] == 9
     assert summary["streaming"]["num_frames"] == 9 * 8
-    for path in (tsm["model"], tsn["model"], out_dir / "export" / "tsm_streaming.tflite", out_dir / "export" / "tsm_streaming.json"):
+    for path in (
+        tsm["model"],
+        tsn["model"],
+        out_dir / "export" / "tsm_streaming.tflite",
+        out_dir / "export" / "tsm_streaming.json",
+    ):
         assert os.path.getsize(path) > 0, path
     # The motion records say 25 fps and the model samples all 8 frames of each clip.
     assert json.loads((out_dir / "export" / "tsm_streaming.json").read_text())["frame_rate"] == 25.0
@@ -35,8 +47,8 @@ def test_demo_trains_both_models_exports_and_streams(tmp_path):
 
 
 def test_a_failing_run_stops_the_others_and_names_its_log(tmp_path):
-    from tsm_tf.training.side_by_side import train_side_by_side
     from tsm_tf.training import TrainConfig
+    from tsm_tf.training.side_by_side import train_side_by_side
 
     configs = {
         name: TrainConfig(
@@ -48,7 +60,9 @@ def test_a_failing_run_stops_the_others_and_names_its_log(tmp_path):
         )
         for name in ("first", "second")
     }
-    with pytest.raises(RuntimeError, match=r"Training (first|second) failed \(exit code 1\); see .*console.log"):
+    with pytest.raises(
+        RuntimeError, match=r"Training (first|second) failed \(exit code 1\); see .*console.log"
+    ):
         train_side_by_side(configs)
     logs = "".join((tmp_path / name / "console.log").read_text() for name in configs)
     assert "missing-*.tfrecord" in logs

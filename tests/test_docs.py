@@ -37,7 +37,14 @@ def code_blocks(text):
             end += 1
         previous = next((line for line in reversed(lines[:index]) if line.strip()), "")
         skip = SKIP.match(previous)
-        blocks.append((language, start + 1, "\n".join(lines[start:end]) + "\n", skip.group(1) if skip else None))
+        blocks.append(
+            (
+                language,
+                start + 1,
+                "\n".join(lines[start:end]) + "\n",
+                skip.group(1) if skip else None,
+            )
+        )
         index = end + 1
     return blocks
 
@@ -57,8 +64,14 @@ def run_document(path, folder, timeout=600):
         kind = RUNNABLE[language]
         script = folder / f"block_{number:02d}.{'py' if kind == 'python' else 'sh'}"
         script.write_text(code)
-        command = [sys.executable, script.name] if kind == "python" else ["bash", "-euo", "pipefail", script.name]
-        result = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout)
+        command = (
+            [sys.executable, script.name]
+            if kind == "python"
+            else ["bash", "-euo", "pipefail", script.name]
+        )
+        result = subprocess.run(
+            command, cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout
+        )
         if result.returncode != 0:
             raise AssertionError(
                 f"{path.name}, the {language} block at line {line}, failed ({result.returncode}):\n"
@@ -71,9 +84,16 @@ def run_document(path, folder, timeout=600):
 def test_every_block_is_of_a_known_language():
     for path in DOCUMENTS:
         for language, line, _, _ in code_blocks(path.read_text()):
-            assert language in (*RUNNABLE, "", "text", "json", "kotlin", "javascript", "html", "dockerfile"), (
-                f"{path.name}:{line}: fenced block of unknown language {language!r}"
-            )
+            assert language in (
+                *RUNNABLE,
+                "",
+                "text",
+                "json",
+                "kotlin",
+                "javascript",
+                "html",
+                "dockerfile",
+            ), f"{path.name}:{line}: fenced block of unknown language {language!r}"
 
 
 def test_a_broken_snippet_fails(tmp_path):
@@ -92,7 +112,9 @@ def test_document_runs_as_written(path, tmp_path):
     run_document(path, tmp_path)
 
 
-@pytest.mark.parametrize("command, flag", [("tsm-train", "--nobidirectional"), ("tsm-export", "--frame_rate")])
+@pytest.mark.parametrize(
+    "command, flag", [("tsm-train", "--nobidirectional"), ("tsm-export", "--frame_rate")]
+)
 def test_help_lists_the_tools_own_flags(command, flag):
     result = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), command), "--help"],

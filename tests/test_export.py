@@ -53,7 +53,10 @@ def streaming_exports(model, frames, tmp_path_factory):
     for precision in PRECISIONS:
         paths[precision] = str(folder / f"model_{precision}.tflite")
         tsm_tf.export_tflite(
-            model, paths[precision], precision=precision, labels=list("abcde"),
+            model,
+            paths[precision],
+            precision=precision,
+            labels=list("abcde"),
             representative_data=frames[0],
         )
     return paths
@@ -165,9 +168,7 @@ def assert_follows_the_clip_model(model, path, frames):
     """
     expected = tsm_tf.causal_frame_logits(model, frames)
     half = len(frames) // 2
-    restarted = np.concatenate(
-        [expected[:half], tsm_tf.causal_frame_logits(model, frames[half:])]
-    )
+    restarted = np.concatenate([expected[:half], tsm_tf.causal_frame_logits(model, frames[half:])])
     assert np.abs(restarted - expected).max() > 100 * FLOAT32_TOLERANCE
     np.testing.assert_allclose(
         streamed_tflite_logits(path, frames), expected, atol=FLOAT32_TOLERANCE, rtol=0
@@ -196,7 +197,9 @@ def swap_two_state_outputs(online):
     outputs = dict(online.output)
     names = [name for name in outputs if name != "logits"]
     first, second = next(
-        (a, b) for a in names for b in names
+        (a, b)
+        for a in names
+        for b in names
         if a < b and tuple(outputs[a].shape) == tuple(outputs[b].shape)
     )
     outputs[first], outputs[second] = outputs[second], outputs[first]
@@ -263,10 +266,16 @@ def test_int8_states_feed_back_unchanged(model, streaming_exports, frames):
     logit_scale, logit_zero = outputs["logits"][2]
 
     def run(carry):
-        states = {name: np.full(spec[0], spec[2][1], np.int8) for name, spec in inputs.items() if name != "frame"}
+        states = {
+            name: np.full(spec[0], spec[2][1], np.int8)
+            for name, spec in inputs.items()
+            if name != "frame"
+        }
         logits = []
         for frame in frames[1]:
-            quantized = np.clip(np.floor(frame / frame_scale + 0.5) + frame_zero, -128, 127).astype(np.int8)
+            quantized = np.clip(np.floor(frame / frame_scale + 0.5) + frame_zero, -128, 127).astype(
+                np.int8
+            )
             result = runner(frame=quantized[None], **states)
             logits.append((result["logits"][0].astype(np.float32) - logit_zero) * logit_scale)
             if carry:
@@ -347,16 +356,25 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     records_path = str(tmp_path / "train-00000-of-00001.tfrecord")
     with tf.io.TFRecordWriter(records_path) as writer:
         writer.write(records.serialize_video([b"x"] * 16, 0, "v", 30.0, 8, 8))
-    TrainConfig(train_pattern=records_path, run_dir=str(tmp_path), num_segments=8).save(tmp_path / "config.json")
+    TrainConfig(train_pattern=records_path, run_dir=str(tmp_path), num_segments=8).save(
+        tmp_path / "config.json"
+    )
     output = tmp_path / "out" / "model.tflite"
     assets = tmp_path / "assets"
     result = subprocess.run(
         [
-            sys.executable, os.path.join(REPO, "export", "export_tflite.py"),
-            f"--model={model_path}", f"--output={output}", f"--labels={labels_path}",
-            "--android_assets", f"--android_assets_dir={assets}", "--parity_frames=8",
+            sys.executable,
+            os.path.join(REPO, "export", "export_tflite.py"),
+            f"--model={model_path}",
+            f"--output={output}",
+            f"--labels={labels_path}",
+            "--android_assets",
+            f"--android_assets_dir={assets}",
+            "--parity_frames=8",
         ],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -367,4 +385,3 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
     assert (assets / "model.tflite").read_bytes() == output.read_bytes()
     assert json.loads((assets / "model.json").read_text()) == metadata
     assert (assets / "labels.txt").read_text().split() == metadata["labels"]
-

@@ -31,7 +31,12 @@ def test_choices_follow_timestamps_not_counts():
     # 0.1 s later less the quarter-period tolerance (0.242 s), so 0.233 s counts; by count
     # (every third frame received) frames 6 and 10 would follow.
     timestamps = [index / 30 for index in range(13) if index not in (3, 4)]
-    assert [round(timestamps[index] * 30) for index in taken(FramePacer(10), timestamps)] == [0, 5, 7, 10]
+    assert [round(timestamps[index] * 30) for index in taken(FramePacer(10), timestamps)] == [
+        0,
+        5,
+        7,
+        10,
+    ]
 
 
 def test_jitter_keeps_the_average_rate_and_a_slow_source_is_taken_whole():
@@ -62,10 +67,16 @@ def test_bad_frame_rates_are_refused(bad):
 def test_golden_sequences_are_what_the_pacer_chooses():
     cases = golden_sequences()
     names = {case["name"] for case in cases}
-    assert {"jittery_30fps_camera_at_10fps", "fast_60fps_camera_at_15fps", "slow_8fps_camera_at_10fps"} <= names
+    assert {
+        "jittery_30fps_camera_at_10fps",
+        "fast_60fps_camera_at_15fps",
+        "slow_8fps_camera_at_10fps",
+    } <= names
     for case in cases:
         pacer = FramePacer(case["frame_rate"])
-        chosen = [i for i, stamp in enumerate(case["timestamps_ns"]) if pacer.accept_nanoseconds(stamp)]
+        chosen = [
+            i for i, stamp in enumerate(case["timestamps_ns"]) if pacer.accept_nanoseconds(stamp)
+        ]
         assert chosen == case["chosen"], case["name"]
         # Sensitive: the chosen frames are a proper subset unless the source is slower or unpaced.
         if case["name"].startswith(("jittery", "fast")):
@@ -73,15 +84,38 @@ def test_golden_sequences_are_what_the_pacer_chooses():
 
 
 def minimal_metadata(**changes):
-    tensor = {"name": "frame", "shape": [1, 8, 8, 3], "dtype": "float32", "value_range": [0, 255], "color": "RGB"}
+    tensor = {
+        "name": "frame",
+        "shape": [1, 8, 8, 3],
+        "dtype": "float32",
+        "value_range": [0, 255],
+        "color": "RGB",
+    }
     metadata = {
-        "format_version": 1, "tsm_tf_version": "0", "mode": "streaming", "precision": "float32",
-        "backbone": "mobilenet_v2", "num_classes": 1, "num_segments": 8, "shift_div": 8,
-        "bidirectional": False, "image_size": 8, "width_multiplier": 1.0, "labels": ["a"],
-        "signature_key": "serving_default", "input": tensor,
+        "format_version": 1,
+        "tsm_tf_version": "0",
+        "mode": "streaming",
+        "precision": "float32",
+        "backbone": "mobilenet_v2",
+        "num_classes": 1,
+        "num_segments": 8,
+        "shift_div": 8,
+        "bidirectional": False,
+        "image_size": 8,
+        "width_multiplier": 1.0,
+        "labels": ["a"],
+        "signature_key": "serving_default",
+        "input": tensor,
         "output": {"name": "logits", "shape": [1, 1], "dtype": "float32"},
-        "states": [{"input": "state_00", "output": "state_00", "shape": [1, 2], "dtype": "float32"}],
-        "preprocessing": {"resize_shorter_side": 9, "crop_size": 8, "crop": "center", "interpolation": "bilinear"},
+        "states": [
+            {"input": "state_00", "output": "state_00", "shape": [1, 2], "dtype": "float32"}
+        ],
+        "preprocessing": {
+            "resize_shorter_side": 9,
+            "crop_size": 8,
+            "crop": "center",
+            "interpolation": "bilinear",
+        },
         "sha256": "00",
     }
     metadata.update(changes)
@@ -102,7 +136,9 @@ def test_metadata_frame_rate_is_optional_and_checked():
 def write_records(path, videos):
     with tf.io.TFRecordWriter(path) as writer:
         for index, (frame_rate, num_frames) in enumerate(videos):
-            writer.write(records.serialize_video([b"x"] * num_frames, 0, f"v{index}", frame_rate, 8, 8))
+            writer.write(
+                records.serialize_video([b"x"] * num_frames, 0, f"v{index}", frame_rate, 8, 8)
+            )
 
 
 def test_sampled_frame_rate_from_records(tmp_path):

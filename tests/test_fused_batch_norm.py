@@ -65,18 +65,25 @@ def test_matches_keras_batch_norm(kwargs, training):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
         for name in ("moving_mean", "moving_variance"):
             np.testing.assert_allclose(
-                getattr(fused_layer, name).numpy(), getattr(keras_layer, name).numpy(), rtol=1e-5, atol=1e-6
+                getattr(fused_layer, name).numpy(),
+                getattr(keras_layer, name).numpy(),
+                rtol=1e-5,
+                atol=1e-6,
             )
-    moved = not np.allclose(fused_layer.moving_mean.numpy(), _twin_layers(shape, **kwargs)[1].moving_mean.numpy())
+    moved = not np.allclose(
+        fused_layer.moving_mean.numpy(), _twin_layers(shape, **kwargs)[1].moving_mean.numpy()
+    )
     assert moved == training, "moving statistics must update in training only"
 
 
 def test_training_graph_uses_the_fused_kernel():
     layer = tsm_tf.FusedBatchNormalization()
     layer.build((2, 3, 3, 4))
-    graph = tf.function(lambda x: layer(x, training=True)).get_concrete_function(
-        tf.TensorSpec((2, 3, 3, 4), "float32")
-    ).graph
+    graph = (
+        tf.function(lambda x: layer(x, training=True))
+        .get_concrete_function(tf.TensorSpec((2, 3, 3, 4), "float32"))
+        .graph
+    )
     operation_types = {operation.type for operation in graph.get_operations()}
     assert "FusedBatchNormV3" in operation_types
     assert "SquaredDifference" not in operation_types
@@ -88,7 +95,10 @@ def test_falls_back_to_keras_where_it_cannot_fuse():
     inputs_3d = tf.constant(rng.normal(2.0, 3.0, (4, 5, 6)).astype("float32"))
     keras_layer, fused_layer = _twin_layers((4, 5, 6))
     np.testing.assert_allclose(
-        fused_layer(inputs_3d, training=True), keras_layer(inputs_3d, training=True), rtol=1e-5, atol=1e-5
+        fused_layer(inputs_3d, training=True),
+        keras_layer(inputs_3d, training=True),
+        rtol=1e-5,
+        atol=1e-5,
     )
     mask = tf.constant(rng.uniform(size=(4, 5)) > 0.3)
     np.testing.assert_allclose(
@@ -115,7 +125,9 @@ def test_mixed_precision_normalizes_in_float32(dtype):
     np.testing.assert_allclose(
         tf.cast(outputs[1], "float32"), tf.cast(outputs[0], "float32"), rtol=2e-2, atol=2e-2
     )
-    np.testing.assert_allclose(layers[1].moving_variance.numpy(), layers[0].moving_variance.numpy(), rtol=1e-3)
+    np.testing.assert_allclose(
+        layers[1].moving_variance.numpy(), layers[0].moving_variance.numpy(), rtol=1e-3
+    )
 
 
 def test_backbones_use_it_and_give_keras_gradients():
@@ -126,7 +138,9 @@ def test_backbones_use_it_and_give_keras_gradients():
     """
     from tsm_tf.models.tsm_classifier import clip_graph
 
-    config = tsm_tf.TSMConfig("mobilenet_v2", 5, num_segments=4, image_size=32, width_multiplier=0.35, dropout=0.0)
+    config = tsm_tf.TSMConfig(
+        "mobilenet_v2", 5, num_segments=4, image_size=32, width_multiplier=0.35, dropout=0.0
+    )
     clips = tf.constant(random_clips(2, 4, 32))
     labels = tf.constant([1, 3])
     loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -134,7 +148,11 @@ def test_backbones_use_it_and_give_keras_gradients():
     for layer_class in (keras.layers.BatchNormalization, tsm_tf.FusedBatchNormalization):
         keras.utils.set_random_seed(3)
         model = keras.Model(*clip_graph(config, layer_class))
-        fused_layers = [layer for layer in model._flatten_layers() if isinstance(layer, tsm_tf.FusedBatchNormalization)]
+        fused_layers = [
+            layer
+            for layer in model._flatten_layers()
+            if isinstance(layer, tsm_tf.FusedBatchNormalization)
+        ]
         assert bool(fused_layers) == (layer_class is tsm_tf.FusedBatchNormalization)
         with tf.GradientTape() as tape:
             loss = loss_function(labels, model(clips, training=True))
@@ -155,6 +173,8 @@ def test_backbones_use_it_and_give_keras_gradients():
 def test_saves_and_loads_in_a_fresh_process(tmp_path):
     model = tiny_tsm()
     clips = random_clips(2, 4, 32)
-    model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.train_on_batch(clips, np.array([0, 1]))  # moves the batch-norm statistics
     assert_loads_in_fresh_process(model, clips, tmp_path)

@@ -66,7 +66,13 @@ def train_and_score(shift_div, seed, train_data, held_out):
     # Built here, Keras creates no variables while tracing the training step,
     # so it traces once instead of twice (about 10 s less on a CPU).
     model.optimizer.build(model.trainable_variables)
-    model.fit(*train_data, epochs=RECIPE["epochs"], batch_size=RECIPE["batch_size"], shuffle=True, verbose=0)
+    model.fit(
+        *train_data,
+        epochs=RECIPE["epochs"],
+        batch_size=RECIPE["batch_size"],
+        shuffle=True,
+        verbose=0,
+    )
     clips, labels = held_out
     predictions = np.argmax(model.predict(clips, batch_size=64, verbose=0), axis=-1)
     return float(np.mean(predictions == labels))

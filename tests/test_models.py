@@ -13,7 +13,6 @@ from tsm_tf.utils.parameters import count_trainable_parameters
 BACKBONES = ["mobilenet_v2", "resnet50"]
 
 
-
 def shift_layers(model):
     return [layer for layer in model.layers if isinstance(layer, tsm_tf.TemporalShift)]
 
@@ -78,8 +77,12 @@ def test_tsm_sees_frame_order_and_tsn_does_not(backbone):
     tsn.set_weights(tsm.get_weights())
     clips = random_clips(2, 4, 32)
     reversed_clips = clips[:, ::-1]
-    np.testing.assert_allclose(tsn.predict(clips, verbose=0), tsn.predict(reversed_clips, verbose=0), atol=1e-5)
-    assert np.abs(tsm.predict(clips, verbose=0) - tsm.predict(reversed_clips, verbose=0)).max() > 1e-4
+    np.testing.assert_allclose(
+        tsn.predict(clips, verbose=0), tsn.predict(reversed_clips, verbose=0), atol=1e-5
+    )
+    assert (
+        np.abs(tsm.predict(clips, verbose=0) - tsm.predict(reversed_clips, verbose=0)).max() > 1e-4
+    )
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -89,7 +92,9 @@ def test_per_frame_model_shares_weights_and_averages_to_logits(backbone):
     clips = random_clips(2, 4, 32)
     frame_logits = frame_model.predict(clips, verbose=0)
     assert frame_logits.shape == (2, 4, 5)
-    np.testing.assert_allclose(frame_logits.mean(axis=1), model.predict(clips, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        frame_logits.mean(axis=1), model.predict(clips, verbose=0), atol=1e-5
+    )
     assert {id(w) for w in frame_model.weights} == {id(w) for w in model.weights}
 
 
@@ -131,7 +136,10 @@ def test_saves_and_loads_in_a_fresh_process(backbone, tmp_path):
 def test_mixed_precision_keeps_float32_logits():
     keras.config.set_dtype_policy("mixed_float16")
     model = tiny_tsm()
-    assert keras.backend.standardize_dtype(model.get_layer("features_3_shift").compute_dtype) == "float16"
+    assert (
+        keras.backend.standardize_dtype(model.get_layer("features_3_shift").compute_dtype)
+        == "float16"
+    )
     logits = model(random_clips(1, 4, 32))
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
 

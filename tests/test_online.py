@@ -54,7 +54,9 @@ def test_online_equals_per_frame_logits_and_keeps_going(backbone):
     frames = random_clips(1, 3 * num_segments, 32, seed=5)[0]
 
     # Frames 1..T from zero states equal the clip model's per-frame logits.
-    expected = np.asarray(tsm_tf.per_frame_model(model).predict(frames[None, :num_segments], verbose=0))[0]
+    expected = np.asarray(
+        tsm_tf.per_frame_model(model).predict(frames[None, :num_segments], verbose=0)
+    )[0]
     actual = stream_online(online, frames)
     scale = np.abs(expected).max()
     assert scale > 1.0  # logits of a real scale
@@ -68,7 +70,9 @@ def test_online_equals_per_frame_logits_and_keeps_going(backbone):
     # Beyond T frames: the same weights in a clip model of 3T frames.
     long_model = tiny_tsm(backbone, num_segments=3 * num_segments, bidirectional=False, dropout=0.0)
     long_model.set_weights(model.get_weights())
-    expected_long = np.asarray(tsm_tf.per_frame_model(long_model).predict(frames[None], verbose=0))[0]
+    expected_long = np.asarray(tsm_tf.per_frame_model(long_model).predict(frames[None], verbose=0))[
+        0
+    ]
     np.testing.assert_allclose(actual, expected_long, atol=tolerance, rtol=0)
 
 
@@ -76,7 +80,11 @@ def test_online_equals_per_frame_logits_and_keeps_going(backbone):
 def test_online_model_names_and_shapes(backbone):
     model = tiny_tsm(backbone, bidirectional=False)
     online = tsm_tf.build_online_tsm(model)
-    blocks = SHIFT_BLOCKS[backbone](model.width_multiplier) if backbone == "mobilenet_v2" else SHIFT_BLOCKS[backbone]()
+    blocks = (
+        SHIFT_BLOCKS[backbone](model.width_multiplier)
+        if backbone == "mobilenet_v2"
+        else SHIFT_BLOCKS[backbone]()
+    )
     state_names = [f"state_{index:02d}" for index in range(len(blocks))]
     assert list(online.input) == ["frame", *state_names]
     assert list(online.output) == ["logits", *state_names]

@@ -26,6 +26,7 @@ from tsm_tf.presets import download
 torch = require("torch", "pip install torch (or the [dev] extra)")
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
 from tests import torch_reference as ref  # noqa: E402
 
 ATOL = 1e-4
@@ -81,9 +82,13 @@ def kinetics_release(tmp_path_factory):
     """A tiny ResNet50 TSM saved as the Kinetics release file, in a served folder."""
     folder = tmp_path_factory.mktemp("served")
     net = ref.randomize(
-        ref.release_tsm("resnet50", 400, 8, base_width=8), seed=21, calibration_clips=calibration_clips(8, 32)
+        ref.release_tsm("resnet50", 400, 8, base_width=8),
+        seed=21,
+        calibration_clips=calibration_clips(8, 32),
     )
-    torch.save({"epoch": 50, "arch": "resnet50", "state_dict": net.state_dict()}, folder / KINETICS_FILE)
+    torch.save(
+        {"epoch": 50, "arch": "resnet50", "state_dict": net.state_dict()}, folder / KINETICS_FILE
+    )
     return net, folder
 
 
@@ -96,7 +101,9 @@ def cache_contents(cache):
     return sorted(os.listdir(cache)) if cache.exists() else []
 
 
-def test_kinetics_preset_matches_pytorch_then_loads_from_cache_offline(kinetics_release, keras_home, capsys):
+def test_kinetics_preset_matches_pytorch_then_loads_from_cache_offline(
+    kinetics_release, keras_home, capsys
+):
     net, folder = kinetics_release
     server = LocalServer(folder)
     try:
@@ -126,7 +133,9 @@ def test_truncated_download_leaves_nothing_and_a_retry_succeeds(kinetics_release
     server = LocalServer(folder)
     try:
         server.httpd.truncate = True
-        with pytest.raises(presets.DownloadError, match=r"Nothing was kept in the cache.*(retry|again)"):
+        with pytest.raises(
+            presets.DownloadError, match=r"Nothing was kept in the cache.*(retry|again)"
+        ):
             presets.preset_file(KINETICS, base_url=server.url)
         assert cache_contents(keras_home) == []
         server.httpd.truncate = False
@@ -140,18 +149,26 @@ def test_truncated_download_leaves_nothing_and_a_retry_succeeds(kinetics_release
 def test_recorded_hash_and_size_are_checked(kinetics_release, keras_home, monkeypatch):
     _, folder = kinetics_release
     data = (folder / KINETICS_FILE).read_bytes()
-    monkeypatch.setitem(presets.PRESETS, KINETICS, {**presets.PRESETS[KINETICS], "sha256": "0" * 64})
+    monkeypatch.setitem(
+        presets.PRESETS, KINETICS, {**presets.PRESETS[KINETICS], "sha256": "0" * 64}
+    )
     server = LocalServer(folder)
     try:
         with pytest.raises(presets.DownloadError, match=r"SHA-256 [0-9a-f]{64}, the record 0000"):
             presets.preset_file(KINETICS, base_url=server.url)
         assert cache_contents(keras_home) == []
-        monkeypatch.setitem(presets.PRESETS, KINETICS, {
-            **presets.PRESETS[KINETICS],
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "size": len(data) + 1,
-        })
-        with pytest.raises(presets.DownloadError, match=rf"has {len(data)} bytes, the record {len(data) + 1}"):
+        monkeypatch.setitem(
+            presets.PRESETS,
+            KINETICS,
+            {
+                **presets.PRESETS[KINETICS],
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data) + 1,
+            },
+        )
+        with pytest.raises(
+            presets.DownloadError, match=rf"has {len(data)} bytes, the record {len(data) + 1}"
+        ):
             presets.preset_file(KINETICS, base_url=server.url)
         assert cache_contents(keras_home) == []
     finally:
@@ -197,7 +214,9 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
     with torch.no_grad():
         normalized = ref.normalize_frames(frames[None])
         zeroed_states = net.stream(normalized, carry_states=False).numpy()[0]
-        another_clip = net.stream(ref.normalize_frames(random_clips(1, 5, size, seed=28))).numpy()[0]
+        another_clip = net.stream(ref.normalize_frames(random_clips(1, 5, size, seed=28))).numpy()[
+            0
+        ]
     assert_matches_reference(
         np.stack(on_device),
         expected,
@@ -215,7 +234,9 @@ def test_bad_names_and_an_offline_preset_asked_to_stream_fail_clearly(keras_home
         tsm_tf.TSMClassifier.from_preset(KINETICS, shift_div=4)
     # An offline model (as the Kinetics preset builds) is refused before export.
     monkeypatch.setattr(
-        export_module, "from_preset", lambda *args, **kwargs: tsm_tf.build_tsm("resnet50", 400, **TINY)
+        export_module,
+        "from_preset",
+        lambda *args, **kwargs: tsm_tf.build_tsm("resnet50", 400, **TINY),
     )
     with pytest.raises(ValueError, match=r"offline \(bidirectional\) TSM.*cannot stream"):
         export_module.export_preset(KINETICS, keras_home / "x.tflite")
@@ -234,9 +255,14 @@ def test_every_preset_is_complete_and_its_labels_are_the_documented_order():
     sthv1 = presets.preset_labels("tsm_resnet50_sthv1_8f")
     assert sthv1 == sorted(sthv1)  # gen_label_sthv1.py sorts the CSV
     sthv2 = presets.preset_labels("tsm_resnet50_sthv2_8f")
-    assert [sthv2.index(name) for name in (
-        "Approaching something with your camera", "Closing something",
-        "Moving something away from the camera")] == [0, 5, 41]  # labels.json indices
+    assert [
+        sthv2.index(name)
+        for name in (
+            "Approaching something with your camera",
+            "Closing something",
+            "Moving something away from the camera",
+        )
+    ] == [0, 5, 41]  # labels.json indices
     jester = presets.preset_labels(ONLINE)
     assert jester == sorted(jester) and jester[0] == "Doing other things"
     assert presets.get_preset("tsm_resnet101_sthv2_8f")["architecture"]["backbone"] == "resnet101"
@@ -257,13 +283,26 @@ def test_exporter_goes_from_a_preset_name_to_android_assets(tmp_path, keras_home
     assets = tmp_path / "assets"
     server = LocalServer(folder)
     try:
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-                   **{download.BASE_URL_VARIABLE: server.url})
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            CUDA_VISIBLE_DEVICES="",
+            **{download.BASE_URL_VARIABLE: server.url},
+        )
         result = subprocess.run(
-            [sys.executable, "export/export_tflite.py", f"--preset={ONLINE}", "--image_size=64",
-             f"--output={tmp_path / 'out' / 'model.tflite'}", "--android_assets",
-             f"--android_assets_dir={assets}"],
-            capture_output=True, text=True, timeout=600, env=env,
+            [
+                sys.executable,
+                "export/export_tflite.py",
+                f"--preset={ONLINE}",
+                "--image_size=64",
+                f"--output={tmp_path / 'out' / 'model.tflite'}",
+                "--android_assets",
+                f"--android_assets_dir={assets}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
         )
     finally:
         server.stop()
@@ -293,12 +332,27 @@ def test_stream_cli_runs_a_video_through_a_preset(tmp_path, keras_home):
     write_video(video, textured_frames(6, 72, 96, seed=28))
     server = LocalServer(folder)
     try:
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
-                   **{download.BASE_URL_VARIABLE: server.url})
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            CUDA_VISIBLE_DEVICES="",
+            **{download.BASE_URL_VARIABLE: server.url},
+        )
         result = subprocess.run(
-            [sys.executable, "-m", "tsm_tf.cli.stream", f"--preset={ONLINE}", "--image_size=64",
-             f"--video={video}", "--every=frame", "--top_k=1"],
-            capture_output=True, text=True, timeout=600, env=env,
+            [
+                sys.executable,
+                "-m",
+                "tsm_tf.cli.stream",
+                f"--preset={ONLINE}",
+                "--image_size=64",
+                f"--video={video}",
+                "--every=frame",
+                "--top_k=1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
         )
     finally:
         server.stop()

@@ -48,7 +48,9 @@ def test_resnet101_has_torchvision_parameter_count():
 
 def test_resnet101_shifts_every_other_block_and_resnet50_every_block():
     """make_temporal_shift's n_round = 2 once layer3 has >= 23 blocks: even indices only."""
-    model = tsm_tf.build_tsm("resnet101", 5, num_segments=2, image_size=32, width_multiplier=TINY_WIDTH)
+    model = tsm_tf.build_tsm(
+        "resnet101", 5, num_segments=2, image_size=32, width_multiplier=TINY_WIDTH
+    )
     expected = (
         [f"layer1_{index}" for index in (0, 2)]
         + [f"layer2_{index}" for index in (0, 2)]
@@ -57,7 +59,9 @@ def test_resnet101_shifts_every_other_block_and_resnet50_every_block():
     )
     assert shifted_blocks(model) == expected
     assert len(expected) == 18
-    resnet50 = tsm_tf.build_tsm("resnet50", 5, num_segments=2, image_size=32, width_multiplier=TINY_WIDTH)
+    resnet50 = tsm_tf.build_tsm(
+        "resnet50", 5, num_segments=2, image_size=32, width_multiplier=TINY_WIDTH
+    )
     assert len(shifted_blocks(resnet50)) == 16
 
 
@@ -80,7 +84,11 @@ def test_release_resnet101_matches_pytorch(release_resnet101):
     assert "module.base_model.layer3.0.conv1.net.weight" in state
     assert "module.base_model.layer3.1.conv1.weight" in state  # odd blocks unshifted
     model = tsm_tf.build_tsm(
-        "resnet101", 7, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE, width_multiplier=TINY_WIDTH
+        "resnet101",
+        7,
+        num_segments=NUM_SEGMENTS,
+        image_size=IMAGE_SIZE,
+        width_multiplier=TINY_WIDTH,
     )
     summary = tsm_tf.load_torch_checkpoint(model, path)
     assert summary["backbone"] == "resnet101"
@@ -104,7 +112,11 @@ def test_resnet101_checkpoint_with_every_block_shifted_is_refused(release_resnet
     path = tmp_path / RELEASE_NAME
     torch.save({"state_dict": net.state_dict()}, path)
     model = tsm_tf.build_tsm(
-        "resnet101", 7, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE, width_multiplier=TINY_WIDTH
+        "resnet101",
+        7,
+        num_segments=NUM_SEGMENTS,
+        image_size=IMAGE_SIZE,
+        width_multiplier=TINY_WIDTH,
     )
     with pytest.raises(ValueError, match=r"checkpoint shifts 33 blocks.*the model 18 blocks"):
         tsm_tf.load_torch_checkpoint(model, path)

@@ -42,7 +42,11 @@ def stream_keras(online, frames):
 def test_old_clip_model_loads_with_its_config_and_outputs(clip_model):
     assert isinstance(clip_model, tsm_tf.TSMClassifier)
     assert clip_model.labels == LABELS
-    assert (clip_model.num_segments, clip_model.image_size, clip_model.bidirectional) == (4, 32, False)
+    assert (clip_model.num_segments, clip_model.image_size, clip_model.bidirectional) == (
+        4,
+        32,
+        False,
+    )
     clips = load("clips.npy")
     logits = np.asarray(clip_model.predict(clips, verbose=0))
     np.testing.assert_allclose(logits, load("clip_logits.npy"), atol=1e-4, rtol=1e-4)
@@ -82,7 +86,9 @@ def test_online_model_saved_today_reloads_as_online_tsm_and_exports(clip_model, 
     metadata = tsm_tf.export_tflite(reloaded, tmp_path / "model.tflite")
     assert metadata["labels"] == LABELS
     assert metadata["num_segments"] == 4
-    logits = logits_of(streaming.stream_tflite(str(tmp_path / "model.tflite"), load("clips.npy")[0]))
+    logits = logits_of(
+        streaming.stream_tflite(str(tmp_path / "model.tflite"), load("clips.npy")[0])
+    )
     np.testing.assert_allclose(logits, load("online_logits.npy"), atol=1e-3)
 
 

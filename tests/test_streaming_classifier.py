@@ -45,7 +45,9 @@ def copy_model(path, folder, metadata_change=None):
 
 def clip_model_logits(model, frames):
     """Independent reference: the clip model's causal per-frame logits (no states)."""
-    return tsm_tf.causal_frame_logits(model, np.stack([resize_and_center_crop(f, 32) for f in frames]))
+    return tsm_tf.causal_frame_logits(
+        model, np.stack([resize_and_center_crop(f, 32) for f in frames])
+    )
 
 
 def test_predictions_follow_keras_with_smoothing(exported):
@@ -199,9 +201,18 @@ def write_video(path, rate, frame_numbers, seed=3):
 
 def run_tsm_stream(model_path, video):
     result = subprocess.run(
-        [sys.executable, "-m", "tsm_tf.cli.stream", f"--model={model_path}", f"--video={video}",
-         "--every=frame", "--top_k=2"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "tsm_tf.cli.stream",
+            f"--model={model_path}",
+            f"--video={video}",
+            "--every=frame",
+            "--top_k=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -235,7 +246,17 @@ def test_tsm_stream_feeds_a_30_fps_video_at_the_models_10_fps_by_timestamp(expor
     output, lines = run_tsm_stream(model_path, video)
     timestamps = [line.split()[0] for line in lines]
     assert timestamps == [
-        "0.00s", "0.10s", "0.20s", "0.30s", "0.40s", "0.53s", "0.60s", "0.70s", "0.80s", "0.90s", "1.00s"
+        "0.00s",
+        "0.10s",
+        "0.20s",
+        "0.30s",
+        "0.40s",
+        "0.53s",
+        "0.60s",
+        "0.70s",
+        "0.80s",
+        "0.90s",
+        "1.00s",
     ]
     assert [int(line.split()[2]) for line in lines] == list(range(11))
     assert "fed 11 of 30 frames, 10.0 fps (the model expects 10.0 fps)" in output
@@ -248,7 +269,9 @@ def test_tsm_stream_feeds_every_frame_of_a_slower_video_and_says_so(exported, tm
     output, lines = run_tsm_stream(model_path, video)
     assert [line.split()[0] for line in lines] == [f"{index / 5:.2f}s" for index in range(8)]
     assert "fed 8 of 8 frames, 5.0 fps (the model expects 10.0 fps)" in output
-    assert "the video (5.0 fps) is slower than the model's 10.0 fps, so every frame was fed" in output
+    assert (
+        "the video (5.0 fps) is slower than the model's 10.0 fps, so every frame was fed" in output
+    )
 
 
 def test_classify_at_follows_the_metadata_frame_rate(exported, tmp_path):
@@ -257,7 +280,15 @@ def test_classify_at_follows_the_metadata_frame_rate(exported, tmp_path):
     frames = raw_frames(7, seed=4)
     assert paced.frame_rate == 10.0 and every.frame_rate is None
     fed = [paced.classify_at(frame, index / 30) for index, frame in enumerate(frames)]
-    assert [prediction is not None for prediction in fed] == [True, False, False, True, False, False, True]
+    assert [prediction is not None for prediction in fed] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
     # The fed frames are frames 0, 3 and 6, as if only they had been streamed.
     for prediction, frame in zip([fed[0], fed[3], fed[6]], frames[[0, 3, 6]]):
         np.testing.assert_allclose(prediction.logits, every.classify(frame).logits, atol=1e-6)
@@ -272,4 +303,6 @@ def test_metadata_without_a_frame_rate_feeds_every_frame(exported, tmp_path):
 
     classifier = tsm_tf.StreamingClassifier(copy_model(exported[1], str(tmp_path), drop_frame_rate))
     assert classifier.frame_rate is None
-    assert all(classifier.classify_at(frame, index / 120) for index, frame in enumerate(raw_frames(4)))
+    assert all(
+        classifier.classify_at(frame, index / 120) for index, frame in enumerate(raw_frames(4))
+    )

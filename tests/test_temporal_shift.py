@@ -1,8 +1,8 @@
 """TemporalShift against an independent NumPy reference, plus the Keras layer checklist."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import tsm_tf
@@ -79,7 +79,9 @@ def test_symbolic_and_eager_shapes_and_dtypes():
     symbolic = layer(keras.Input((5, 5, 16), batch_size=8))
     assert tuple(symbolic.shape) == (8, 5, 5, 16)
     assert layer.compute_output_shape((None, 5, 5, 16)) == (None, 5, 5, 16)
-    assert tuple(keras.Input((5, 5, 16)).shape) == tuple(tsm_tf.TemporalShift(4)(keras.Input((5, 5, 16))).shape)
+    assert tuple(keras.Input((5, 5, 16)).shape) == tuple(
+        tsm_tf.TemporalShift(4)(keras.Input((5, 5, 16))).shape
+    )
     for dtype in ("float32", "float16", "bfloat16"):
         eager = tsm_tf.TemporalShift(4, dtype=dtype)(np.ones((8, 5, 5, 16), dtype))
         assert tuple(eager.shape) == (8, 5, 5, 16)
@@ -99,7 +101,12 @@ def test_training_step_and_mixed_precision():
     model.compile("sgd", "mse", jit_compile=True)
     rng = np.random.default_rng(0)
     history = model.fit(
-        rng.normal(size=(8, 6, 6, 16)), rng.normal(size=(8, 2)), batch_size=8, epochs=2, shuffle=False, verbose=0
+        rng.normal(size=(8, 6, 6, 16)),
+        rng.normal(size=(8, 2)),
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
     )
     assert np.all(np.isfinite(history.history["loss"]))
 
@@ -169,7 +176,7 @@ def test_loads_in_a_fresh_process(tmp_path):
         model = keras.models.load_model({str(path)!r})
         layer = model.layers[-1]
         print(type(layer).__name__, layer.num_segments, layer.shift_div, layer.bidirectional)
-        np.save({str(tmp_path / 'out.npy')!r}, np.asarray(model(np.load({str(tmp_path / 'frames.npy')!r}))))
+        np.save({str(tmp_path / "out.npy")!r}, np.asarray(model(np.load({str(tmp_path / "frames.npy")!r}))))
         """
     )
     assert out.strip().splitlines()[-1] == "TemporalShift 2 4 False"

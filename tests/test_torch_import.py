@@ -28,12 +28,12 @@ Interpreter = require("ai_edge_litert.interpreter", "pip install -e '.[dev]'").I
 
 import tsm_tf  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
+from tests.helpers import SENSITIVITY_FACTOR  # noqa: E402
 from tests.helpers import assert_matches_reference  # noqa: E402
 from tests.helpers import calibration_clips  # noqa: E402
 from tests.helpers import random_clips  # noqa: E402
 from tests.helpers import run_python  # noqa: E402
 from tests.helpers import seed_everything  # noqa: E402
-from tests.helpers import SENSITIVITY_FACTOR  # noqa: E402
 from tests.streaming_helpers import stream_online  # noqa: E402
 from tsm_tf.interop.torch_import import load_imagenet_weights  # noqa: E402
 from tsm_tf.interop.torch_import import load_torch_checkpoint  # noqa: E402
@@ -131,7 +131,12 @@ def compared(net, path, build, logits, clips):
     model = build()
     summary = load_torch_checkpoint(model, path)
     return types.SimpleNamespace(
-        net=net, path=path, build=build, logits=logits, clips=clips, model=model,
+        net=net,
+        path=path,
+        build=build,
+        logits=logits,
+        clips=clips,
+        model=model,
         summary=summary,
     )
 
@@ -193,12 +198,18 @@ def online_demo(tmp_path_factory):
     def build(**kwargs):
         kwargs.setdefault("bidirectional", False)
         return tsm_tf.build_tsm(
-            "mobilenet_v2", 27, num_segments=ONLINE_NUM_FRAMES, image_size=ONLINE_IMAGE_SIZE,
+            "mobilenet_v2",
+            27,
+            num_segments=ONLINE_NUM_FRAMES,
+            image_size=ONLINE_IMAGE_SIZE,
             **kwargs,
         )
 
     return compared(
-        net, path, build, frame_logits,
+        net,
+        path,
+        build,
+        frame_logits,
         random_clips(1, ONLINE_NUM_FRAMES, ONLINE_IMAGE_SIZE, seed=10),
     )
 
@@ -250,8 +261,13 @@ def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net, atol)
     torch.save(net.state_dict(), path)
     # 1000 classes: the whole network loads, so each frame's logits are ImageNet's.
     tsn = tsm_tf.build_tsm(
-        backbone, 1000, num_segments=2, image_size=IMAGE_SIZE, shift_div=0,
-        width_multiplier=width, weights=str(path),
+        backbone,
+        1000,
+        num_segments=2,
+        image_size=IMAGE_SIZE,
+        shift_div=0,
+        width_multiplier=width,
+        weights=str(path),
     )
     clips = random_clips(1, 2, IMAGE_SIZE, seed=8)
     assert_matches_torch(frame_logits(tsn, clips), net, clips, atol=atol)
@@ -290,9 +306,7 @@ def test_online_demo_streams_in_keras_and_tflite(online_demo, tmp_path):
     runner = Interpreter(model_path=str(tflite_path)).get_signature_runner(
         metadata["signature_key"]
     )
-    states = {
-        state["input"]: np.zeros(state["shape"], np.float32) for state in metadata["states"]
-    }
+    states = {state["input"]: np.zeros(state["shape"], np.float32) for state in metadata["states"]}
     on_device = []
     for frame in frames:
         outputs = runner(**{metadata["input"]["name"]: frame[None]}, **states)
@@ -369,9 +383,7 @@ def test_planted_bug_fails_the_comparison(request, tmp_path, case_name, bug):
         model = case.build(bidirectional=False)
         load_torch_checkpoint(model, case.path, strict=False)
     else:
-        state = kernels_transposed(
-            case.net.state_dict(), depthwise=bug.startswith("depthwise")
-        )
+        state = kernels_transposed(case.net.state_dict(), depthwise=bug.startswith("depthwise"))
         model = case.build()
         load_torch_checkpoint(model, save_like(case, state, tmp_path))
     assert_comparison_fails(case.logits(model, case.clips), net, case.clips)
@@ -383,7 +395,10 @@ def test_planted_bug_fails_the_comparison(request, tmp_path, case_name, bug):
 def test_wrong_backbone_fails_and_loads_nothing(release_resnet):
     path = release_resnet.path
     model = tsm_tf.build_tsm(
-        "mobilenet_v2", 7, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE,
+        "mobilenet_v2",
+        7,
+        num_segments=NUM_SEGMENTS,
+        image_size=IMAGE_SIZE,
         width_multiplier=0.35,
     )
     before = weights_of(model)
@@ -489,7 +504,9 @@ def test_shape_mismatch_fails_even_when_not_strict(release_resnet):
         "resnet50", 7, num_segments=NUM_SEGMENTS, image_size=IMAGE_SIZE, width_multiplier=0.25
     )
     before = weights_of(model)
-    with pytest.raises(ValueError, match=r"(?s)shapes differ.*conv1.weight has shape \(8, 3, 7, 7\)"):
+    with pytest.raises(
+        ValueError, match=r"(?s)shapes differ.*conv1.weight has shape \(8, 3, 7, 7\)"
+    ):
         load_torch_checkpoint(model, path, strict=False)
     assert_unchanged(model, before)
 
@@ -518,16 +535,26 @@ def test_convert_cli_writes_a_model_that_runs_without_torch(release_resnet, tmp_
     output = tmp_path / "converted.keras"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
-        [sys.executable, "-m", "tsm_tf.cli.convert", f"--checkpoint={path}",
-         f"--output={output}", "--image_size=32"],
-        capture_output=True, text=True, timeout=300, env=env,
+        [
+            sys.executable,
+            "-m",
+            "tsm_tf.cli.convert",
+            f"--checkpoint={path}",
+            f"--output={output}",
+            "--image_size=32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert str(output) in result.stdout
     clips = random_clips(2, NUM_SEGMENTS, IMAGE_SIZE, seed=11)
     np.save(tmp_path / "clips.npy", clips)
-    logits = run_python(
-        f"""
+    logits = (
+        run_python(
+            f"""
         import sys, json
         sys.modules["torch"] = None
         import numpy as np, keras
@@ -538,9 +565,15 @@ def test_convert_cli_writes_a_model_that_runs_without_torch(release_resnet, tmp_
         print(json.dumps(config))
         print(json.dumps(model.predict(np.load({str(tmp_path / "clips.npy")!r}), verbose=0).tolist()))
         """
-    ).strip().splitlines()
+        )
+        .strip()
+        .splitlines()
+    )
     assert json.loads(logits[-2]) == {
-        "backbone": "resnet50", "num_segments": 4, "shift_div": 8,
-        "bidirectional": True, "width_multiplier": RESNET_TINY_WIDTH,
+        "backbone": "resnet50",
+        "num_segments": 4,
+        "shift_div": 8,
+        "bidirectional": True,
+        "width_multiplier": RESNET_TINY_WIDTH,
     }
     assert_matches_torch(np.array(json.loads(logits[-1]), np.float32), net, clips)

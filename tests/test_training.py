@@ -15,7 +15,6 @@ import time
 import keras
 import numpy as np
 import pytest
-
 import tensorflow as tf
 
 import tsm_tf
@@ -42,14 +41,22 @@ TINY = {
 @pytest.fixture(scope="module")
 def motion(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("motion")
-    return write_motion_dataset(str(out_dir), num_clips=45, seed=0, num_frames=8, frame_size=32, num_shards=2)
+    return write_motion_dataset(
+        str(out_dir), num_clips=45, seed=0, num_frames=8, frame_size=32, num_shards=2
+    )
 
 
 # A run that resumes: every source of randomness a resume must restore is on
 # (shuffling, frame sampling, flips, reversal, dropout).
 RESUMABLE = dict(
-    TINY, epochs=3, steps_per_epoch=4, train_crop="centre", flip=True, flip_label_swaps=[[0, 1], [6, 7]],
-    reverse_time=True, reverse_label_swaps=[[0, 1], [2, 3], [4, 5], [6, 7]],
+    TINY,
+    epochs=3,
+    steps_per_epoch=4,
+    train_crop="centre",
+    flip=True,
+    flip_label_swaps=[[0, 1], [6, 7]],
+    reverse_time=True,
+    reverse_label_swaps=[[0, 1], [2, 3], [4, 5], [6, 7]],
 )
 # Weights of the same run repeat exactly on this machine (measured: 0.0); the
 # bound leaves room for another CPU's rounding.
@@ -61,21 +68,29 @@ WORKER_TOLERANCE = 1e-4
 
 def resumable_config(motion, run_dir):
     return TrainConfig(
-        train_pattern=motion["train"], validation_pattern=motion["validation"], run_dir=str(run_dir), **RESUMABLE
+        train_pattern=motion["train"],
+        validation_pattern=motion["validation"],
+        run_dir=str(run_dir),
+        **RESUMABLE,
     )
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(motion, tmp_path_factory):
     """The configuration and final weights of `RESUMABLE` trained without a break."""
-    keras.utils.set_random_seed(0)  # train() seeds itself; this only keeps the fixture order-independent
+    keras.utils.set_random_seed(
+        0
+    )  # train() seeds itself; this only keeps the fixture order-independent
     config = resumable_config(motion, tmp_path_factory.mktemp("uninterrupted"))
     return config, [weight.numpy() for weight in train(config).model.weights]
 
 
 def largest_difference(weights, others):
     assert len(weights) == len(others) > 100
-    return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(weights, others, strict=True))
+    return max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(weights, others, strict=True)
+    )
 
 
 def cli_flags(motion, run_dir, **overrides):
@@ -87,20 +102,37 @@ def cli_flags(motion, run_dir, **overrides):
 def run_cli(module, flags, **kwargs):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     return subprocess.run(
-        [sys.executable, "-m", module, *flags], capture_output=True, text=True, env=env, timeout=600, **kwargs
+        [sys.executable, "-m", module, *flags],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        **kwargs,
     )
 
 
-def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion, uninterrupted, tmp_path):
+def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(
+    motion, uninterrupted, tmp_path
+):
     run_dir = tmp_path / "run"
     flags = cli_flags(
-        motion, run_dir, epochs=3, steps_per_epoch=4, validation_pattern=motion["validation"], train_crop="centre",
-        flip=True, flip_label_swaps="0:1,6:7", reverse_time=True, reverse_label_swaps="0:1,2:3,4:5,6:7",
+        motion,
+        run_dir,
+        epochs=3,
+        steps_per_epoch=4,
+        validation_pattern=motion["validation"],
+        train_crop="centre",
+        flip=True,
+        flip_label_swaps="0:1,6:7",
+        reverse_time=True,
+        reverse_label_swaps="0:1,2:3,4:5,6:7",
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tsm_tf.cli.train", *flags], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "tsm_tf.cli.train", *flags],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     state_path = run_dir / "state.json"
     deadline = time.time() + 300
@@ -130,16 +162,21 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(motion,
     assert int(iterations.split()[-1]) == 3 * 4  # every step ran exactly once
     # ... and the killed and resumed run ends where the same run without a break does.
     reference_config, reference_weights = uninterrupted
-    assert dataclasses.replace(TrainConfig.load(run_dir / "config.json"), run_dir=reference_config.run_dir) == (
-        reference_config
-    )
+    assert dataclasses.replace(
+        TrainConfig.load(run_dir / "config.json"), run_dir=reference_config.run_dir
+    ) == (reference_config)
     resumed = keras.models.load_model(run_dir / "last.keras").weights
     assert largest_difference(resumed, reference_weights) <= RESUME_TOLERANCE
     assert (run_dir / "best.keras").exists()
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["epochs"] == 3 and saved["train_crop"] == "centre"
     assert saved["flip"] and saved["flip_label_swaps"] == [[0, 1], [6, 7]]
-    assert saved["reverse_time"] and saved["reverse_label_swaps"] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert saved["reverse_time"] and saved["reverse_label_swaps"] == [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+        [6, 7],
+    ]
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents*"))
     assert not [name for name in os.listdir(run_dir) if name.startswith(".tmp-")]
 
@@ -160,7 +197,9 @@ def interrupt_in_epoch_two(monkeypatch):
     monkeypatch.setattr(StopOnNaN, "on_train_batch_end", stop)
 
 
-def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(motion, uninterrupted, tmp_path, monkeypatch):
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
+    motion, uninterrupted, tmp_path, monkeypatch
+):
     """Data stream, optimizer, schedule and dropout all carry on where the last epoch ended.
 
     The same interruption resumed with a planted fault (the data stream
@@ -185,7 +224,9 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(motion, unint
     shutil.copytree(tmp_path / "interrupted", tmp_path / "run")
     make_datasets = trainer._make_datasets
     monkeypatch.setattr(
-        trainer, "_make_datasets", lambda config, strategy, initial_epoch=0: make_datasets(config, strategy)
+        trainer,
+        "_make_datasets",
+        lambda config, strategy, initial_epoch=0: make_datasets(config, strategy),
     )
     restarted = train(config)
     assert largest_difference(restarted.model.weights, reference_weights) > 100 * RESUME_TOLERANCE
@@ -193,17 +234,26 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(motion, unint
 
 def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
     broken = tsm_tf.build_tsm(
-        "mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35,
+        "mobilenet_v2",
+        9,
+        num_segments=4,
+        image_size=32,
+        width_multiplier=0.35,
         labels=tsm_tf.data.load_labels(motion["train"]),
     )
     kernel, bias = broken.get_layer("classifier").get_weights()
     broken.get_layer("classifier").set_weights([kernel, np.full_like(bias, np.nan)])
     broken.save(tmp_path / "broken.keras")
     config = TrainConfig(
-        train_pattern=motion["train"], run_dir=str(tmp_path / "run"), epochs=2,
-        init_weights=str(tmp_path / "broken.keras"), **TINY,
+        train_pattern=motion["train"],
+        run_dir=str(tmp_path / "run"),
+        epochs=2,
+        init_weights=str(tmp_path / "broken.keras"),
+        **TINY,
     )
-    with pytest.raises(FloatingPointError, match=r"became nan at epoch 1, step 1 of the epoch \(global step 1\)"):
+    with pytest.raises(
+        FloatingPointError, match=r"became nan at epoch 1, step 1 of the epoch \(global step 1\)"
+    ):
         train(config)
 
 
@@ -215,12 +265,21 @@ def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
         ({"warmup_epochs": 5, "epochs": 2}, "warmup_epochs"),
         ({"train_crop": "random"}, "--train_crop=random: value should be one of"),
         ({"train_pattern": ""}, "--train_pattern is required"),
-        ({"flip": True, "flip_label_swaps": "0-1"}, "--flip_label_swaps takes pairs of class indices like 0:1,6:7"),
+        (
+            {"flip": True, "flip_label_swaps": "0-1"},
+            "--flip_label_swaps takes pairs of class indices like 0:1,6:7",
+        ),
         ({"flip": True, "flip_label_swaps": "0:1,1:2"}, "each index in one pair at most"),
         ({"flip_label_swaps": "0:1"}, "only applies with `flip=True`"),
         ({"flip": True, "flip_label_swaps": "0:9"}, "names a class index past the 9 classes"),
-        ({"reverse_time": True, "reverse_label_swaps": "4:5,a:b"}, "--reverse_label_swaps takes pairs"),
-        ({"reverse_time": True, "reverse_label_swaps": "4:9"}, "`reverse_label_swaps` pair (4, 9) names a class"),
+        (
+            {"reverse_time": True, "reverse_label_swaps": "4:5,a:b"},
+            "--reverse_label_swaps takes pairs",
+        ),
+        (
+            {"reverse_time": True, "reverse_label_swaps": "4:9"},
+            "`reverse_label_swaps` pair (4, 9) names a class",
+        ),
     ],
 )
 def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
@@ -230,18 +289,37 @@ def test_bad_flags_and_missing_files(motion, tmp_path, overrides, message):
 
 
 def test_config_names_a_bad_training_crop(motion):
-    with pytest.raises(ValueError, match="`train_crop` must be one of 'multi_scale', 'center', 'centre'. Received: train_crop='random'"):
+    with pytest.raises(
+        ValueError,
+        match="`train_crop` must be one of 'multi_scale', 'center', 'centre'. Received: train_crop='random'",
+    ):
         TrainConfig(train_pattern=motion["train"], run_dir="unused", train_crop="random", **TINY)
 
 
 def test_config_checks_reversal_swaps(motion):
-    with pytest.raises(ValueError, match="`reverse_label_swaps` only applies with `reverse_time=True`"):
-        TrainConfig(train_pattern=motion["train"], run_dir="unused", reverse_label_swaps=[[0, 1]], **TINY)
-    with pytest.raises(ValueError, match="`reverse_label_swaps` holds pairs of distinct class indices"):
-        TrainConfig(train_pattern=motion["train"], run_dir="unused", reverse_time=True,
-                    reverse_label_swaps=[[0, 1], [1, 2]], **TINY)
-    config = TrainConfig(train_pattern=motion["train"], run_dir="unused", reverse_time=True,
-                         reverse_label_swaps=[[0, 1], [4, 5]], **TINY)
+    with pytest.raises(
+        ValueError, match="`reverse_label_swaps` only applies with `reverse_time=True`"
+    ):
+        TrainConfig(
+            train_pattern=motion["train"], run_dir="unused", reverse_label_swaps=[[0, 1]], **TINY
+        )
+    with pytest.raises(
+        ValueError, match="`reverse_label_swaps` holds pairs of distinct class indices"
+    ):
+        TrainConfig(
+            train_pattern=motion["train"],
+            run_dir="unused",
+            reverse_time=True,
+            reverse_label_swaps=[[0, 1], [1, 2]],
+            **TINY,
+        )
+    config = TrainConfig(
+        train_pattern=motion["train"],
+        run_dir="unused",
+        reverse_time=True,
+        reverse_label_swaps=[[0, 1], [4, 5]],
+        **TINY,
+    )
     assert config.reverse_label_map == {0: 1, 1: 0, 4: 5, 5: 4}
 
 
@@ -250,11 +328,17 @@ def test_flipped_training_clips_swap_their_labels(tmp_path):
     from tsm_tf.data.records import write_labels
     from tsm_tf.training.trainer import _make_datasets
 
-    write_ramp_records(tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=32, num_frames=4, height=48)
+    write_ramp_records(
+        tmp_path / "ramp-00000-of-00001.tfrecord", num_videos=32, num_frames=4, height=48
+    )
     write_labels(str(tmp_path), ["rising", "falling", "other"])
     config = TrainConfig(
-        train_pattern=str(tmp_path / "ramp-*.tfrecord"), run_dir=str(tmp_path / "run"), flip=True,
-        flip_label_swaps=[[0, 1]], train_crop="centre", **dict(TINY, batch_size=32),
+        train_pattern=str(tmp_path / "ramp-*.tfrecord"),
+        run_dir=str(tmp_path / "run"),
+        flip=True,
+        flip_label_swaps=[[0, 1]],
+        train_crop="centre",
+        **dict(TINY, batch_size=32),
     )
     assert config.flip_label_map == {0: 1, 1: 0}
     train_data, _, _ = _make_datasets(config, tf.distribute.get_strategy())
@@ -265,22 +349,41 @@ def test_flipped_training_clips_swap_their_labels(tmp_path):
 
 
 def test_a_different_configuration_is_not_resumed(motion, tmp_path):
-    config = TrainConfig(train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=1, **TINY)
+    config = TrainConfig(
+        train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=1, **TINY
+    )
     train(config)
-    changed = TrainConfig(train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=1,
-                          **dict(TINY, image_size=48))
+    changed = TrainConfig(
+        train_pattern=motion["train"],
+        run_dir=str(tmp_path),
+        epochs=1,
+        steps_per_epoch=1,
+        **dict(TINY, image_size=48),
+    )
     with pytest.raises(ValueError, match="image_size: 32 -> 48"):
         train(changed)
 
 
 def test_eval_writes_report_and_confusion_png(motion, tmp_path):
-    model = tsm_tf.build_tsm("mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35,
-                             labels=tsm_tf.data.load_labels(motion["train"]))
+    model = tsm_tf.build_tsm(
+        "mobilenet_v2",
+        9,
+        num_segments=4,
+        image_size=32,
+        width_multiplier=0.35,
+        labels=tsm_tf.data.load_labels(motion["train"]),
+    )
     model.save(tmp_path / "model.keras")
-    result = run_cli("tsm_tf.cli.evaluate", [
-        f"--model={tmp_path / 'model.keras'}", f"--pattern={motion['validation']}",
-        "--num_clips=2", "--num_crops=3", f"--out_dir={tmp_path / 'eval'}",
-    ])
+    result = run_cli(
+        "tsm_tf.cli.evaluate",
+        [
+            f"--model={tmp_path / 'model.keras'}",
+            f"--pattern={motion['validation']}",
+            "--num_clips=2",
+            "--num_crops=3",
+            f"--out_dir={tmp_path / 'eval'}",
+        ],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     confusion = np.array(report["confusion_matrix"])
@@ -333,12 +436,19 @@ def run_two_workers(train_pattern, run_dir, settings, out_dir, attempts=3):
         for held in sockets:
             held.close()
         workers = [
-            subprocess.Popen([sys.executable, "-c", script, str(index), ports], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(index), ports],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for index in range(2)
         ]
         outputs = [worker.communicate(timeout=300) for worker in workers]
-        failures = [stderr for worker, (_, stderr) in zip(workers, outputs) if worker.returncode != 0]
+        failures = [
+            stderr for worker, (_, stderr) in zip(workers, outputs) if worker.returncode != 0
+        ]
         if not failures:
             break
         port_taken = any("Address already in use" in stderr for stderr in failures)
@@ -372,10 +482,19 @@ def test_two_workers_train_as_one_worker_with_the_same_global_batch(tmp_path):
     4 segments, centre crop, no dropout). Both workers reading the same shard
     changes what is learned, as the guard at the end shows.
     """
-    data = write_motion_dataset(str(tmp_path / "data"), num_clips=5, seed=0, num_frames=4, frame_size=32,
-                                num_shards=2, num_workers=1)
+    data = write_motion_dataset(
+        str(tmp_path / "data"),
+        num_clips=5,
+        seed=0,
+        num_frames=4,
+        frame_size=32,
+        num_shards=2,
+        num_workers=1,
+    )
     settings = dict(TINY, epochs=3, dropout=0.0, train_crop="centre")
-    one_worker = train(TrainConfig(train_pattern=data["train"], run_dir=str(tmp_path / "one"), **settings))
+    one_worker = train(
+        TrainConfig(train_pattern=data["train"], run_dir=str(tmp_path / "one"), **settings)
+    )
     assert int(one_worker.model.optimizer.iterations) == 3
 
     # Guard: one worker on the first shard twice (what two workers reading the
@@ -386,9 +505,16 @@ def test_two_workers_train_as_one_worker_with_the_same_global_batch(tmp_path):
     for name in ("train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"):
         shutil.copyfile(shards[0], same_shard / name)
     shutil.copyfile(data["labels"], same_shard / "labels.txt")
-    wrong = train(TrainConfig(train_pattern=str(same_shard / "train-*.tfrecord"), run_dir=str(tmp_path / "wrong"),
-                              **settings))
-    assert largest_difference(wrong.model.weights, one_worker.model.weights) > 100 * WORKER_TOLERANCE
+    wrong = train(
+        TrainConfig(
+            train_pattern=str(same_shard / "train-*.tfrecord"),
+            run_dir=str(tmp_path / "wrong"),
+            **settings,
+        )
+    )
+    assert (
+        largest_difference(wrong.model.weights, one_worker.model.weights) > 100 * WORKER_TOLERANCE
+    )
 
     first, second = run_two_workers(data["train"], tmp_path / "two", settings, tmp_path)
     assert int(first["iterations"]) == int(second["iterations"]) == 3
@@ -403,7 +529,9 @@ def test_warmup_then_cosine_and_step_decay():
     assert rates[10] == pytest.approx(0.1) and rates[55] == pytest.approx(0.05, abs=1e-6)
     assert rates[99] < 1e-3 and all(a >= b for a, b in zip(rates[10:], rates[11:]))
     step = WarmupDecay(0.1, total_steps=100, schedule="step", decay_steps=[30, 60], decay_rate=0.1)
-    assert [float(step(s)) for s in (0, 29, 30, 59, 60)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+    assert [float(step(s)) for s in (0, 29, 30, 59, 60)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001]
+    )
     restored = WarmupDecay.from_config(step.get_config())
     assert float(restored(45)) == pytest.approx(0.01)
 
@@ -422,11 +550,17 @@ def test_recipe_decays_kernels_only_and_partial_bn(motion):
 
     config = TrainConfig(train_pattern=motion["train"], run_dir="unused", partial_bn=True, **TINY)
     model = _build_model(config, [str(index) for index in range(9)])
-    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    batch_norms = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert batch_norms[0].trainable and not any(layer.trainable for layer in batch_norms[1:])
     optimizer = _make_optimizer(config, steps_per_epoch=10)
     optimizer.build(model.trainable_variables)
-    decayed = {variable.name for variable in model.trainable_variables if optimizer._use_weight_decay(variable)}
+    decayed = {
+        variable.name
+        for variable in model.trainable_variables
+        if optimizer._use_weight_decay(variable)
+    }
     assert decayed and all(name in ("kernel", "depthwise_kernel") for name in decayed)
     assert optimizer.global_clipnorm == 20.0
 
@@ -434,24 +568,42 @@ def test_recipe_decays_kernels_only_and_partial_bn(motion):
 def test_zero_init_residual_silences_every_residual_branch(motion):
     from tsm_tf.training.trainer import _build_model
 
-    config = TrainConfig(train_pattern=motion["train"], run_dir="unused", zero_init_residual=True, **TINY)
+    config = TrainConfig(
+        train_pattern=motion["train"], run_dir="unused", zero_init_residual=True, **TINY
+    )
     model = _build_model(config, [str(index) for index in range(9)])
-    silenced = [layer.name for layer in model.layers
-                if isinstance(layer, keras.layers.BatchNormalization) and not np.any(layer.gamma.numpy())]
+    silenced = [
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization) and not np.any(layer.gamma.numpy())
+    ]
     assert silenced == [f"features_{index}_conv_3" for index in (3, 5, 6, 8, 9, 10, 12, 13, 15, 16)]
     clips = np.random.default_rng(0).uniform(0, 255, (1, 4, 32, 32, 3)).astype("float32")
-    tsn = tsm_tf.build_tsm("mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35, shift_div=0)
+    tsn = tsm_tf.build_tsm(
+        "mobilenet_v2", 9, num_segments=4, image_size=32, width_multiplier=0.35, shift_div=0
+    )
     tsn.set_weights(model.get_weights())
     # With every shifted branch silenced, the shift cannot change the output yet.
-    np.testing.assert_allclose(model.predict(clips, verbose=0), tsn.predict(clips, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        model.predict(clips, verbose=0), tsn.predict(clips, verbose=0), atol=1e-5
+    )
 
 
 def test_mixed_precision_run_leaves_no_global_policy_behind(motion, tmp_path):
-    config = TrainConfig(train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=2,
-                         precision="mixed_float16", **TINY)
+    config = TrainConfig(
+        train_pattern=motion["train"],
+        run_dir=str(tmp_path),
+        epochs=1,
+        steps_per_epoch=2,
+        precision="mixed_float16",
+        **TINY,
+    )
     result = train(config)
     assert np.isfinite(result.history["loss"][-1])
-    assert keras.backend.standardize_dtype(result.model.get_layer("features_3_shift").compute_dtype) == "float16"
+    assert (
+        keras.backend.standardize_dtype(result.model.get_layer("features_3_shift").compute_dtype)
+        == "float16"
+    )
     assert keras.config.dtype_policy().name == "float32"
 
 
@@ -460,11 +612,16 @@ def test_single_worker_epochs_have_a_known_length(motion, tmp_path):
     from tsm_tf.training.trainer import _make_datasets
 
     config = TrainConfig(
-        train_pattern=motion["train"], validation_pattern=motion["validation"], run_dir=str(tmp_path), **TINY
+        train_pattern=motion["train"],
+        validation_pattern=motion["validation"],
+        run_dir=str(tmp_path),
+        **TINY,
     )
     train_data, validation_data, steps = _make_datasets(config, tf.distribute.get_strategy())
     train_videos = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["train"])))
-    validation_videos = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["validation"])))
+    validation_videos = sum(
+        1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(motion["validation"]))
+    )
     batch_size = TINY["batch_size"]
     assert steps == train_videos // batch_size  # the partial batch is not a step
     # Two epochs of batches are all whole, and every class appears.
@@ -485,5 +642,7 @@ def test_single_worker_epochs_have_a_known_length(motion, tmp_path):
     # Autotuning off: releasing a long-lived iterator with it on stalled for up to a minute.
     assert train_data.options().autotune.enabled is False
     assert validation_data.options().autotune.enabled is False
-    _, _, configured = _make_datasets(dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy())
+    _, _, configured = _make_datasets(
+        dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy()
+    )
     assert configured == 3

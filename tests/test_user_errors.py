@@ -13,7 +13,10 @@ require("torch", "pip install -e '.[dev]'")
 from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint  # noqa: E402
 
 
-@pytest.mark.parametrize("content", [b"epoch,loss\n1,0.5\n", bytes(np.random.default_rng(0).integers(1, 127, 512, np.uint8))])
+@pytest.mark.parametrize(
+    "content",
+    [b"epoch,loss\n1,0.5\n", bytes(np.random.default_rng(0).integers(1, 127, 512, np.uint8))],
+)
 def test_a_file_that_is_no_checkpoint_is_named_as_such(tmp_path, content):
     path = tmp_path / "weights.pth"
     path.write_bytes(content)
@@ -22,7 +25,9 @@ def test_a_file_that_is_no_checkpoint_is_named_as_such(tmp_path, content):
 
 
 def test_a_failed_start_leaves_no_folder_that_refuses_the_corrected_command(tmp_path):
-    videos = [(textured_frames(6, 40, 40, seed=index), index % 2, f"v{index}") for index in range(4)]
+    videos = [
+        (textured_frames(6, 40, 40, seed=index), index % 2, f"v{index}") for index in range(4)
+    ]
     write_records(tmp_path / "train-00000-of-00001.tfrecord", videos)
     (tmp_path / "labels.txt").write_text("left\nright\n")
     run_dir = tmp_path / "run"

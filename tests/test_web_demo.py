@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from tsm_tf import StreamingClassifier
-from tsm_tf.lite import golden
 from tsm_tf.cli import web
+from tsm_tf.lite import golden
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WEB_DEMO = ROOT / "web_demo"
@@ -44,9 +44,18 @@ def _node_tools():
     if node is None or npm is None:
         pytest.fail(f"node={node}, npm={npm}. {INSTALL_HINT}", pytrace=False)
     if not (WEB_DEMO / "node_modules" / "playwright-core").is_dir():
-        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB_DEMO, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=WEB_DEMO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
-            pytest.fail(f"`npm ci` in {WEB_DEMO} failed (it needs the npm registry):\n{result.stderr}", pytrace=False)
+            pytest.fail(
+                f"`npm ci` in {WEB_DEMO} failed (it needs the npm registry):\n{result.stderr}",
+                pytrace=False,
+            )
     return node
 
 
@@ -74,12 +83,23 @@ def models(tmp_path_factory):
 
     keras.utils.set_random_seed(0)
     model = build_tsm(
-        "mobilenet_v2", num_classes=len(golden.LABELS), num_segments=4, image_size=32,
-        bidirectional=False, width_multiplier=0.35, labels=golden.LABELS,
+        "mobilenet_v2",
+        num_classes=len(golden.LABELS),
+        num_segments=4,
+        image_size=32,
+        bidirectional=False,
+        width_multiplier=0.35,
+        labels=golden.LABELS,
     )
     export_tflite(model, str(directory / "clip.tflite"), mode="clip", precision="float32")
     frames = golden.moving_frames(8, 40, 52)
-    export_tflite(model, str(directory / "int8.tflite"), mode="streaming", precision="int8", representative_data=frames)
+    export_tflite(
+        model,
+        str(directory / "int8.tflite"),
+        mode="streaming",
+        precision="int8",
+        representative_data=frames,
+    )
 
     # The float32 model with metadata whose last state has another name: it does not belong to it.
     shutil.copy(float_model, directory / "mismatch.tflite")
@@ -106,28 +126,64 @@ def browser_results(models, tmp_path_factory):
     web.write_y4m(y4m, _camera_clip())
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "web_demo.png"
-    server = web.make_server({name: models[name] for name in ("model", "clip", "int8", "mismatch")}, port=0)
+    server = web.make_server(
+        {name: models[name] for name in ("model", "clip", "int8", "mismatch")}, port=0
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
 
     def url(model, **parameters):
-        query = "&".join(f"{key}={value}" for key, value in {"model": f"models/{model}.tflite", "source": "camera", **parameters}.items())
+        query = "&".join(
+            f"{key}={value}"
+            for key, value in {
+                "model": f"models/{model}.tflite",
+                "source": "camera",
+                **parameters,
+            }.items()
+        )
         return f"http://{host}:{port}/?{query}"
 
     scenarios = [
-        {"name": "threads_1", "url": url("model", threads=1, record=NUM_RECORDED, smoothing=1), "until": "records", "records": NUM_RECORDED, "screenshot": str(screenshot)},
-        {"name": "threads_2", "url": url("model", threads=2, record=NUM_RECORDED), "until": "records", "records": NUM_RECORDED},
-        {"name": "int8", "url": url("int8", record=NUM_RECORDED), "until": "records", "records": NUM_RECORDED},
+        {
+            "name": "threads_1",
+            "url": url("model", threads=1, record=NUM_RECORDED, smoothing=1),
+            "until": "records",
+            "records": NUM_RECORDED,
+            "screenshot": str(screenshot),
+        },
+        {
+            "name": "threads_2",
+            "url": url("model", threads=2, record=NUM_RECORDED),
+            "until": "records",
+            "records": NUM_RECORDED,
+        },
+        {
+            "name": "int8",
+            "url": url("int8", record=NUM_RECORDED),
+            "until": "records",
+            "records": NUM_RECORDED,
+        },
         {"name": "clip", "url": url("clip"), "until": "error"},
         {"name": "mismatch", "url": url("mismatch"), "until": "error"},
         {"name": "denied", "url": url("model"), "until": "error", "camera": "denied"},
     ]
     config = directory / "config.json"
-    config.write_text(json.dumps({"executablePath": CHROMIUM, "y4m": str(y4m), "timeoutMs": 30000, "scenarios": scenarios}))
+    config.write_text(
+        json.dumps(
+            {
+                "executablePath": CHROMIUM,
+                "y4m": str(y4m),
+                "timeoutMs": 30000,
+                "scenarios": scenarios,
+            }
+        )
+    )
     try:
         result = subprocess.run(
             [node, str(WEB_DEMO / "test_browser" / "drive_page.mjs"), str(config)],
-            capture_output=True, text=True, timeout=240,
+            capture_output=True,
+            text=True,
+            timeout=240,
         )
     finally:
         server.shutdown()
@@ -151,7 +207,9 @@ def test_node_core_replays_golden_vectors(models):
     result = subprocess.run(
         [node, "--test", str(WEB_DEMO / "test")],
         env={**os.environ, "TSM_GOLDEN": str(models["golden_dir"])},
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "# fail 0" in output, f"node --test failed:\n{output}"
@@ -162,7 +220,9 @@ def test_node_core_replays_golden_vectors(models):
 def test_page_logits_equal_streaming_classifier(browser_results, models, scenario):
     result = browser_results[scenario]
     assert result["status"] == "streaming" and not result["timedOut"], result
-    assert result["crossOriginIsolated"], "tsm-web's server did not make the page cross-origin isolated"
+    assert result["crossOriginIsolated"], (
+        "tsm-web's server did not make the page cross-origin isolated"
+    )
     frames, page_logits = _recorded_frames(result)
     assert len(frames) == NUM_RECORDED and frames[0].shape == (CAPTURE_HEIGHT, CAPTURE_WIDTH, 3)
     classifier = StreamingClassifier(models["model"], num_threads=1)
@@ -194,9 +254,14 @@ def test_clip_model_is_refused(browser_results):
 def test_mismatched_metadata_is_refused(browser_results):
     result = browser_results["mismatch"]
     assert result["status"] == "error", result
-    assert "state_renamed" in result["message"] and "export model.tflite and model.json together" in result["message"], result
+    assert (
+        "state_renamed" in result["message"]
+        and "export model.tflite and model.json together" in result["message"]
+    ), result
 
 
 def test_denied_camera_says_how_to_allow_it(browser_results):
     result = browser_results["denied"]
-    assert result["status"] == "error" and "Camera permission was denied" in result["message"], result
+    assert result["status"] == "error" and "Camera permission was denied" in result["message"], (
+        result
+    )

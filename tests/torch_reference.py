@@ -81,9 +81,7 @@ class TemporalShiftWrapper(nn.Module):
 
     def forward(self, x):
         return self.net(
-            temporal_shift(
-                x, self.num_segments, self.shift_div, self.bidirectional, self.mirrored
-            )
+            temporal_shift(x, self.num_segments, self.shift_div, self.bidirectional, self.mirrored)
         )
 
 
@@ -194,8 +192,15 @@ class ReferenceInvertedResidual(nn.Module):
 
 def conv_bn_relu6(in_channels, out_channels, kernel_size, stride, groups=1):
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride,
-                  kernel_size // 2, groups=groups, bias=False),
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            groups=groups,
+            bias=False,
+        ),
         nn.BatchNorm2d(out_channels),
         nn.ReLU6(inplace=True),
     )
@@ -253,8 +258,8 @@ class MobileNetV2(nn.Module):
         features.append(conv_bn_relu6(in_channels, last, 1, 1))
         self.features = nn.Sequential(*features)
         linear = nn.Linear(last, num_classes)
-        self.classifier = linear if layout == "reference" else nn.Sequential(
-            nn.Dropout(0.2), linear
+        self.classifier = (
+            linear if layout == "reference" else nn.Sequential(nn.Dropout(0.2), linear)
         )
 
     def forward(self, x):
@@ -394,9 +399,7 @@ class OnlineMobileNetV2(nn.Module):
         starts every frame from zero buffers again (for the tests' sensitivity
         check: the states must matter)."""
         batch, num_frames, _, height, width = clips.shape
-        initial = [
-            buffer.expand(batch, -1, -1, -1) for buffer in self.initial_buffers(height)
-        ]
+        initial = [buffer.expand(batch, -1, -1, -1) for buffer in self.initial_buffers(height)]
         buffers, logits = initial, []
         for index in range(num_frames):
             frame_logits, *new_buffers = self(clips[:, index], *buffers)

@@ -62,7 +62,8 @@ def write_data(out_dir, num_clips, seed):
     from tsm_tf.data import write_motion_dataset
 
     return write_motion_dataset(
-        os.path.join(out_dir, "data"), num_clips=num_clips,
+        os.path.join(out_dir, "data"),
+        num_clips=num_clips,
         seed=seed,
         num_frames=NUM_FRAMES,
         frame_size=FRAME_SIZE,
@@ -144,7 +145,6 @@ def stream_held_out(tflite_path, paths):
     }
 
 
-
 def format_table(summary):
     """The demo's one table, as Markdown."""
     tsm, tsn, streaming = summary["tsm"], summary["tsn"], summary["streaming"]
@@ -180,7 +180,10 @@ def main(argv):
     paths = write_data(out_dir, _NUM_CLIPS.value, _SEED.value)
     data_seconds = time.time() - start
 
-    summary = {"recipe": dict(RECIPE, epochs=_EPOCHS.value or RECIPE["epochs"]), "num_clips": _NUM_CLIPS.value}
+    summary = {
+        "recipe": dict(RECIPE, epochs=_EPOCHS.value or RECIPE["epochs"]),
+        "num_clips": _NUM_CLIPS.value,
+    }
     configs = {
         name: make_config(name, paths, out_dir, shift_div, _EPOCHS.value, _SEED.value)
         for name, shift_div in (("tsm", TSM_SHIFT_DIV), ("tsn", 0))
@@ -212,8 +215,10 @@ def main(argv):
     print()
     print(format_table(summary))
     print()
-    print(f"Total time {summary['total_seconds']:.0f} s ({data_seconds:.0f} s rendering "
-          f"{_NUM_CLIPS.value} clips). TFLite parity: {summary['parity']}")
+    print(
+        f"Total time {summary['total_seconds']:.0f} s ({data_seconds:.0f} s rendering "
+        f"{_NUM_CLIPS.value} clips). TFLite parity: {summary['parity']}"
+    )
     print("Artifacts:")
     print(f"  data:            {os.path.dirname(paths['labels'])}")
     print(f"  TSM model:       {summary['tsm']['model']}")

@@ -47,9 +47,7 @@ def mobilenet_v2_shift_blocks(width_multiplier=1.0):
     """Names of the blocks TSM shifts: those with an identity shortcut (10)."""
     return [
         f"features_{index}"
-        for index, in_channels, out_channels, stride, _ in _block_plan(
-            width_multiplier
-        )
+        for index, in_channels, out_channels, stride, _ in _block_plan(width_multiplier)
         if stride == 1 and in_channels == out_channels
     ]
 
@@ -81,7 +79,9 @@ def apply_inverted_residual(x, out_channels, stride, expansion, shift, name, bat
     return keras.layers.Add(name=f"{name}_add")([x, branch])
 
 
-def apply_mobilenet_v2(frames, shift, width_multiplier=1.0, batch_norm_class=FusedBatchNormalization):
+def apply_mobilenet_v2(
+    frames, shift, width_multiplier=1.0, batch_norm_class=FusedBatchNormalization
+):
     """Adds MobileNetV2 to a functional graph; returns the last feature map.
 
     Args:

@@ -13,7 +13,6 @@ checkpoint fails the import). The output loads with
 `keras.models.load_model` after `import tsm_tf`, without torch.
 """
 
-
 import sys
 
 from absl import app
@@ -41,9 +40,7 @@ def define_flags() -> None:
     flags.DEFINE_integer(
         "num_segments", None, "Frames per clip (default: `segmentN` in the file name, else 8)."
     )
-    flags.DEFINE_integer(
-        "shift_div", None, "1 / shifted fraction, 0 for TSN (default: inferred)."
-    )
+    flags.DEFINE_integer("shift_div", None, "1 / shifted fraction, 0 for TSN (default: inferred).")
     flags.DEFINE_boolean(
         "bidirectional", None, "Offline (bidirectional) or online shift (default: inferred)."
     )
@@ -53,6 +50,7 @@ def define_flags() -> None:
     flags.DEFINE_boolean(
         "strict", True, "Fail on any unused or missing tensor (see load_torch_checkpoint)."
     )
+
 
 DEFAULT_NUM_SEGMENTS = 8
 

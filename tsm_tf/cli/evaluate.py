@@ -29,7 +29,9 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """Defines the command's flags (at start-up, never at import)."""
     flags.DEFINE_string("model", None, "A .keras model from tsm-train (or --preset).")
-    flags.DEFINE_string("preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model.")
+    flags.DEFINE_string(
+        "preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model."
+    )
     flags.DEFINE_string("pattern", None, "Glob of the shards to evaluate.", required=True)
     flags.DEFINE_string("out_dir", None, "Report folder; default: <model folder>/eval.")
     flags.DEFINE_integer("num_clips", 1, "Clips per video.")
@@ -45,7 +47,9 @@ def main(argv):
     if (FLAGS.preset is None) == (FLAGS.model is None):
         raise app.UsageError("Pass exactly one of --model=model.keras and --preset=name.")
     if FLAGS.model is not None and not os.path.isfile(FLAGS.model):
-        logging.error("No model file at %s. Expected a .keras file written by tsm-train.", FLAGS.model)
+        logging.error(
+            "No model file at %s. Expected a .keras file written by tsm-train.", FLAGS.model
+        )
         sys.exit(1)
     import keras
 
@@ -59,8 +63,12 @@ def main(argv):
         preset = get_preset(FLAGS.preset)
         model = tsm_tf.TSMClassifier.from_preset(FLAGS.preset)
         for reported in preset["accuracy"]:
-            logging.info("The authors report top-1 %s%% for %s (tsm-eval flags: %s).",
-                         reported["top1"], reported["protocol"], reported["tsm_eval"])
+            logging.info(
+                "The authors report top-1 %s%% for %s (tsm-eval flags: %s).",
+                reported["top1"],
+                reported["protocol"],
+                reported["tsm_eval"],
+            )
     else:
         model = keras.models.load_model(FLAGS.model, compile=False)
     if FLAGS.out_dir:
@@ -69,7 +77,9 @@ def main(argv):
         out_dir = os.path.join(os.path.dirname(os.path.abspath(FLAGS.model)), "eval")
     else:
         out_dir = os.path.join("eval", FLAGS.preset)
-    logging.info("The report and confusion matrix go to %s (--out_dir chooses another folder).", out_dir)
+    logging.info(
+        "The report and confusion matrix go to %s (--out_dir chooses another folder).", out_dir
+    )
     try:
         report = evaluate(
             model,
@@ -82,7 +92,9 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         sys.exit(1)
-    write_report(report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png"))
+    write_report(
+        report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png")
+    )
     print(
         f"{report['num_videos']} videos, {FLAGS.num_clips} clip(s) x {FLAGS.num_crops} crop(s): "
         f"top-1 {report['top1']:.4f}, top-5 {report['top5']:.4f}. Report: {out_dir}"

@@ -39,7 +39,11 @@ from tsm_tf.lite.metadata import MODES
 # The app's assets in a source checkout (this file is tsm_tf/cli/export.py).
 ANDROID_ASSETS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "android_demo", "app", "src", "main", "assets",
+    "android_demo",
+    "app",
+    "src",
+    "main",
+    "assets",
 )
 
 FLAGS = flags.FLAGS
@@ -48,24 +52,32 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """Defines this command's flags (at start-up, never at import)."""
     flags.DEFINE_string("model", None, "The trained .keras model (or --preset).")
-    flags.DEFINE_string("preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model.")
-    flags.DEFINE_integer("image_size", None, "--preset: frame size (default: the preset's, 224).")
-    flags.DEFINE_string("output", None, "The .tflite file to write (metadata: same name, .json).", required=True)
-    flags.DEFINE_enum("mode", "streaming", list(MODES), "One frame with states, or whole clips.")
-    flags.DEFINE_enum(
-        "precision", "float32", list(EXPORT_PRECISIONS), "Weights and tensors."
-    )
     flags.DEFINE_string(
-        "representative_data", None,
+        "preset", None, "A preset name (tsm_tf.presets.PRESETS) instead of --model."
+    )
+    flags.DEFINE_integer("image_size", None, "--preset: frame size (default: the preset's, 224).")
+    flags.DEFINE_string(
+        "output", None, "The .tflite file to write (metadata: same name, .json).", required=True
+    )
+    flags.DEFINE_enum("mode", "streaming", list(MODES), "One frame with states, or whole clips.")
+    flags.DEFINE_enum("precision", "float32", list(EXPORT_PRECISIONS), "Weights and tensors.")
+    flags.DEFINE_string(
+        "representative_data",
+        None,
         "int8: a record file pattern (tsm_tf.data) or a .npy of frames (N, H, W, 3); "
         "also used as the parity frames.",
     )
     flags.DEFINE_integer("num_representative_frames", 64, "Calibration frames, at most.")
-    flags.DEFINE_string("labels", None, "A text file, one class name per line (default: the model's).")
-    flags.DEFINE_integer("parity_frames", 16, "Frames for the parity check.")
-    flags.DEFINE_float("min_top1_agreement", None, "Override the parity threshold of reduced precisions.")
     flags.DEFINE_string(
-        "frame_rate", "auto",
+        "labels", None, "A text file, one class name per line (default: the model's)."
+    )
+    flags.DEFINE_integer("parity_frames", 16, "Frames for the parity check.")
+    flags.DEFINE_float(
+        "min_top1_agreement", None, "Override the parity threshold of reduced precisions."
+    )
+    flags.DEFINE_string(
+        "frame_rate",
+        "auto",
         "Frames per second the streaming model expects: auto (from the training run's "
         "config.json and records), none (every frame), or a number.",
     )
@@ -127,7 +139,9 @@ def resolve_frame_rate(value, model_path):
                 f"--frame_rate must be auto, none or frames per second. Received: {value!r}"
             ) from None
     if model_path is None:
-        logging.info("--frame_rate=auto with --preset: the preset records no frame rate; writing null.")
+        logging.info(
+            "--frame_rate=auto with --preset: the preset records no frame rate; writing null."
+        )
         return None
     from tsm_tf.data.frame_rate import sampled_frame_rate
     from tsm_tf.training import TrainConfig
@@ -137,7 +151,8 @@ def resolve_frame_rate(value, model_path):
         logging.warning(
             "--frame_rate=auto: no training config.json beside %s, so the training frame "
             "rate is unknown; writing frame_rate null (feed every frame). Pass "
-            "--frame_rate=FPS to set it.", model_path,
+            "--frame_rate=FPS to set it.",
+            model_path,
         )
         return None
     config = TrainConfig.load(config_path)
@@ -146,7 +161,12 @@ def resolve_frame_rate(value, model_path):
     except ValueError as error:
         logging.warning("--frame_rate=auto: %s Writing frame_rate null (feed every frame).", error)
         return None
-    logging.info("--frame_rate=auto: %.3g fps, from %s (%s sampling).", rate, config.train_pattern, config.sampling)
+    logging.info(
+        "--frame_rate=auto: %.3g fps, from %s (%s sampling).",
+        rate,
+        config.train_pattern,
+        config.sampling,
+    )
     return rate
 
 
@@ -188,11 +208,17 @@ def main(argv):
     model = load_model_or_preset(FLAGS.model, FLAGS.preset, FLAGS.image_size)
     frames = representative_frames(model)
     metadata = export_tflite(
-        model, FLAGS.output, mode=FLAGS.mode, precision=FLAGS.precision,
-        labels=read_labels(FLAGS.labels), representative_data=frames,
+        model,
+        FLAGS.output,
+        mode=FLAGS.mode,
+        precision=FLAGS.precision,
+        labels=read_labels(FLAGS.labels),
+        representative_data=frames,
         frame_rate=resolve_frame_rate(FLAGS.frame_rate, FLAGS.model),
     )
-    parity_frames = None if frames is None else frames[: max(FLAGS.parity_frames, model.num_segments)]
+    parity_frames = (
+        None if frames is None else frames[: max(FLAGS.parity_frames, model.num_segments)]
+    )
     report = check(model, parity_frames)
     if FLAGS.android_assets:
         copy_to_android_assets(metadata)

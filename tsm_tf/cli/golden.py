@@ -14,9 +14,13 @@ from tsm_tf.cli.tool import run_tool
 
 def define_flags() -> None:
     """Defines this command's flags (at start-up, never at import)."""
-    flags.DEFINE_string("output_dir", None, "Directory for model.tflite, model.json and golden.json.")
+    flags.DEFINE_string(
+        "output_dir", None, "Directory for model.tflite, model.json and golden.json."
+    )
     flags.DEFINE_integer("num_frames", 9, "Frames in the stream.")
-    flags.DEFINE_enum("precision", "float32", ["float32", "int8"], "Precision of the exported model.")
+    flags.DEFINE_enum(
+        "precision", "float32", ["float32", "int8"], "Precision of the exported model."
+    )
     flags.DEFINE_integer("seed", 0, "Seed for the model weights and the frames.")
     flags.mark_flag_as_required("output_dir")
 
@@ -28,7 +32,10 @@ def main(argv):
     logging.getLogger().setLevel(logging.INFO)
     values = flags.FLAGS
     path = write_golden_vectors(
-        values.output_dir, num_frames=values.num_frames, seed=values.seed, precision=values.precision
+        values.output_dir,
+        num_frames=values.num_frames,
+        seed=values.seed,
+        precision=values.precision,
     )
     print(path)
 

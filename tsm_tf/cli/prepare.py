@@ -36,25 +36,41 @@ from tsm_tf.utils.label_files import read_label_file
 
 def define_flags() -> None:
     """Defines the command-line flags (at start-up, so importing this module defines none)."""
-    flags.DEFINE_string("videos_dir", None, "Folder of videos with one sub-folder per class (UCF101 style).")
-    flags.DEFINE_string("annotations", None, "CSV (Kinetics, or path,label) or JSON (Something-Something V2) list.")
+    flags.DEFINE_string(
+        "videos_dir", None, "Folder of videos with one sub-folder per class (UCF101 style)."
+    )
+    flags.DEFINE_string(
+        "annotations", None, "CSV (Kinetics, or path,label) or JSON (Something-Something V2) list."
+    )
     flags.DEFINE_string("videos_root", None, "Folder the --annotations videos are found under.")
-    flags.DEFINE_string("frame_list", None, "TSM list file of frame folders: 'folder num_frames label' per line.")
+    flags.DEFINE_string(
+        "frame_list", None, "TSM list file of frame folders: 'folder num_frames label' per line."
+    )
     flags.DEFINE_string("frames_root", "", "Folder the --frame_list folders are relative to.")
-    flags.DEFINE_string("frame_template", "img_{:05d}.jpg", "File name of frame i in a frame folder.")
+    flags.DEFINE_string(
+        "frame_template", "img_{:05d}.jpg", "File name of frame i in a frame folder."
+    )
     flags.DEFINE_integer("first_frame_index", 1, "Index of the first frame file.")
     flags.DEFINE_float("frame_rate", 0.0, "Frame rate recorded for frame folders (0: unknown).")
-    flags.DEFINE_string("labels", None, "Label map: labels.txt, a JSON list, or a JSON {name: index} map.")
+    flags.DEFINE_string(
+        "labels", None, "Label map: labels.txt, a JSON list, or a JSON {name: index} map."
+    )
     flags.DEFINE_string("output_dir", None, "Where the shards, labels.txt and the report go.")
     flags.DEFINE_string("split", "train", "Shard name prefix, e.g. train or validation.")
     flags.DEFINE_integer("num_shards", 8, "Number of shards (fewer if there are fewer videos).")
     flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes.")
-    flags.DEFINE_integer("shorter_side", 256, "Resize frames so the shorter side is this long; 0 keeps the size.")
-    flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the stored frames.", lower_bound=1, upper_bound=100)
+    flags.DEFINE_integer(
+        "shorter_side", 256, "Resize frames so the shorter side is this long; 0 keeps the size."
+    )
+    flags.DEFINE_integer(
+        "jpeg_quality", 90, "JPEG quality of the stored frames.", lower_bound=1, upper_bound=100
+    )
     flags.DEFINE_bool("overwrite", False, "Rewrite finished shards instead of resuming.")
     flags.DEFINE_string(
-        "runner", None, "Run as an Apache Beam pipeline on this runner (DirectRunner, PrismRunner, "
-        "DataflowRunner, FlinkRunner, SparkRunner); other flags go to Beam. Default: a local process pool."
+        "runner",
+        None,
+        "Run as an Apache Beam pipeline on this runner (DirectRunner, PrismRunner, "
+        "DataflowRunner, FlinkRunner, SparkRunner); other flags go to Beam. Default: a local process pool.",
     )
     flags.mark_flag_as_required("output_dir")
 
@@ -64,7 +80,9 @@ def list_sources(flag_values, reader=sources) -> tuple[list[sources.SourceItem],
 
     `reader` lists them (`sources`, or `beam_prepare` for any file system).
     """
-    given = [name for name in ("videos_dir", "annotations", "frame_list") if flag_values[name].value]
+    given = [
+        name for name in ("videos_dir", "annotations", "frame_list") if flag_values[name].value
+    ]
     if len(given) != 1:
         raise app.UsageError(
             f"Give exactly one of --videos_dir, --annotations, --frame_list. Received: {given or 'none'}."
@@ -73,7 +91,9 @@ def list_sources(flag_values, reader=sources) -> tuple[list[sources.SourceItem],
         return reader.list_video_folders(flag_values.videos_dir)
     if flag_values.annotations:
         if not flag_values.videos_root:
-            raise app.UsageError("--annotations needs --videos_root, the folder its videos are under.")
+            raise app.UsageError(
+                "--annotations needs --videos_root, the folder its videos are under."
+            )
         items = reader.list_annotations(flag_values.annotations, flag_values.videos_root)
         return items, sorted({item.label for item in items if isinstance(item.label, str)})
     items = reader.list_frame_folders(flag_values.frame_list, flag_values.frames_root)

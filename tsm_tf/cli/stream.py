@@ -33,10 +33,18 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     """Defines the command's flags (at start-up, never at import)."""
     flags.DEFINE_string("model", None, "A streaming .tflite with its .json metadata (or --preset).")
-    flags.DEFINE_string("preset", None, "An online preset name, e.g. tsm_mobilenetv2_jester_online.")
-    flags.DEFINE_integer("image_size", None, "--preset: frame size of the export (default: the preset's).")
-    flags.DEFINE_string("video", None, "The video file to classify (any format FFmpeg reads).", required=True)
-    flags.DEFINE_enum("every", "second", ["frame", "second"], "Print per frame or per second of video.")
+    flags.DEFINE_string(
+        "preset", None, "An online preset name, e.g. tsm_mobilenetv2_jester_online."
+    )
+    flags.DEFINE_integer(
+        "image_size", None, "--preset: frame size of the export (default: the preset's)."
+    )
+    flags.DEFINE_string(
+        "video", None, "The video file to classify (any format FFmpeg reads).", required=True
+    )
+    flags.DEFINE_enum(
+        "every", "second", ["frame", "second"], "Print per frame or per second of video."
+    )
     flags.DEFINE_integer("top_k", 3, "Classes to print per line.", lower_bound=1)
     flags.DEFINE_integer("num_threads", 2, "Interpreter threads.", lower_bound=1)
     flags.DEFINE_integer("smoothing_window", 12, "Frames whose logits are averaged.", lower_bound=1)

@@ -40,52 +40,112 @@ def define_flags() -> None:
     flags.DEFINE_string("validation_pattern", None, "Glob of validation shards.")
     flags.DEFINE_string("run_dir", None, "Folder for checkpoints, logs and config.json.")
     flags.DEFINE_enum("backbone", _DEFAULTS["backbone"], list(BACKBONES), "Frame backbone.")
-    flags.DEFINE_float("width_multiplier", _DEFAULTS["width_multiplier"], "Backbone width multiplier.")
+    flags.DEFINE_float(
+        "width_multiplier", _DEFAULTS["width_multiplier"], "Backbone width multiplier."
+    )
     flags.DEFINE_integer("num_segments", _DEFAULTS["num_segments"], "Frames per clip.")
-    flags.DEFINE_integer("shift_div", _DEFAULTS["shift_div"], "1/fraction of channels shifted each way; 0 = TSN.")
-    flags.DEFINE_bool("bidirectional", _DEFAULTS["bidirectional"], "Offline shift (past and future); --nobidirectional streams.")
+    flags.DEFINE_integer(
+        "shift_div", _DEFAULTS["shift_div"], "1/fraction of channels shifted each way; 0 = TSN."
+    )
+    flags.DEFINE_bool(
+        "bidirectional",
+        _DEFAULTS["bidirectional"],
+        "Offline shift (past and future); --nobidirectional streams.",
+    )
     flags.DEFINE_integer("image_size", _DEFAULTS["image_size"], "Frame size.")
     flags.DEFINE_float("dropout", _DEFAULTS["dropout"], "Dropout before the classifier.")
-    flags.DEFINE_string("init_weights", _DEFAULTS["init_weights"], "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.")
+    flags.DEFINE_string(
+        "init_weights",
+        _DEFAULTS["init_weights"],
+        "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.",
+    )
     flags.DEFINE_enum("sampling", _DEFAULTS["sampling"], list(SAMPLING_MODES), "Frame sampling.")
-    flags.DEFINE_enum("train_crop", _DEFAULTS["train_crop"], list(TRAIN_CROPS),
+    flags.DEFINE_enum(
+        "train_crop",
+        _DEFAULTS["train_crop"],
+        list(TRAIN_CROPS),
         "Training crop: TSN's multi-scale crop, or the evaluation centre crop (no spatial augmentation).",
     )
-    flags.DEFINE_bool("flip", _DEFAULTS["flip"], "Random horizontal flips (off for direction-sensitive classes).")
+    flags.DEFINE_bool(
+        "flip", _DEFAULTS["flip"], "Random horizontal flips (off for direction-sensitive classes)."
+    )
     flags.DEFINE_list(
-        "flip_label_swaps", [],
+        "flip_label_swaps",
+        [],
         "With --flip: pairs of class indices that trade places in a flipped clip, e.g. 0:1,6:7 "
         "(the motion dataset's pan_left/pan_right and clockwise/anticlockwise).",
     )
-    flags.DEFINE_bool("reverse_time", _DEFAULTS["reverse_time"],
+    flags.DEFINE_bool(
+        "reverse_time",
+        _DEFAULTS["reverse_time"],
         "Play training clips backwards at random (where every class reversed is a class).",
     )
     flags.DEFINE_list(
-        "reverse_label_swaps", [],
+        "reverse_label_swaps",
+        [],
         "With --reverse_time: pairs of class indices that trade places in a clip played backwards, "
         "e.g. 0:1,2:3,4:5,6:7 (the motion dataset's opposite pans, zooms and rotations).",
     )
     flags.DEFINE_integer("batch_size", _DEFAULTS["batch_size"], "Global batch size (clips).")
     flags.DEFINE_integer("epochs", _DEFAULTS["epochs"], "Epochs.")
-    flags.DEFINE_integer("steps_per_epoch", _DEFAULTS["steps_per_epoch"], "Steps per epoch; default one pass over the data.")
-    flags.DEFINE_integer("validation_steps", _DEFAULTS["validation_steps"], "Validation steps; default one pass.")
-    flags.DEFINE_enum("optimizer", _DEFAULTS["optimizer"], list(OPTIMIZERS), "Optimizer (the paper: SGD with momentum).")
-    flags.DEFINE_float("base_learning_rate", _DEFAULTS["base_learning_rate"], "Learning rate per 64 clips (linear scaling).")
-    flags.DEFINE_float("learning_rate", _DEFAULTS["learning_rate"], "Peak learning rate; overrides the scaling rule.")
-    flags.DEFINE_enum("schedule", _DEFAULTS["schedule"], list(SCHEDULES), "Decay after the warm-up.")
-    flags.DEFINE_list("decay_epochs", [str(epoch) for epoch in _DEFAULTS["decay_epochs"]], "Step schedule: epochs where the rate drops.")
+    flags.DEFINE_integer(
+        "steps_per_epoch",
+        _DEFAULTS["steps_per_epoch"],
+        "Steps per epoch; default one pass over the data.",
+    )
+    flags.DEFINE_integer(
+        "validation_steps", _DEFAULTS["validation_steps"], "Validation steps; default one pass."
+    )
+    flags.DEFINE_enum(
+        "optimizer",
+        _DEFAULTS["optimizer"],
+        list(OPTIMIZERS),
+        "Optimizer (the paper: SGD with momentum).",
+    )
+    flags.DEFINE_float(
+        "base_learning_rate",
+        _DEFAULTS["base_learning_rate"],
+        "Learning rate per 64 clips (linear scaling).",
+    )
+    flags.DEFINE_float(
+        "learning_rate",
+        _DEFAULTS["learning_rate"],
+        "Peak learning rate; overrides the scaling rule.",
+    )
+    flags.DEFINE_enum(
+        "schedule", _DEFAULTS["schedule"], list(SCHEDULES), "Decay after the warm-up."
+    )
+    flags.DEFINE_list(
+        "decay_epochs",
+        [str(epoch) for epoch in _DEFAULTS["decay_epochs"]],
+        "Step schedule: epochs where the rate drops.",
+    )
     flags.DEFINE_float("decay_rate", _DEFAULTS["decay_rate"], "Step schedule factor.")
     flags.DEFINE_float("warmup_epochs", _DEFAULTS["warmup_epochs"], "Linear warm-up, in epochs.")
     flags.DEFINE_float("momentum", _DEFAULTS["momentum"], "SGD momentum.")
-    flags.DEFINE_float("weight_decay", _DEFAULTS["weight_decay"], "Weight decay on kernels (not biases or BN).")
-    flags.DEFINE_float("clip_norm", _DEFAULTS["clip_norm"], "Global gradient-norm clip; 0 disables.")
-    flags.DEFINE_bool("partial_bn", _DEFAULTS["partial_bn"], "Freeze all batch norms but the first (fine-tuning).")
-    flags.DEFINE_bool("zero_init_residual", _DEFAULTS["zero_init_residual"], "Start every residual branch at zero (from-scratch training).")
+    flags.DEFINE_float(
+        "weight_decay", _DEFAULTS["weight_decay"], "Weight decay on kernels (not biases or BN)."
+    )
+    flags.DEFINE_float(
+        "clip_norm", _DEFAULTS["clip_norm"], "Global gradient-norm clip; 0 disables."
+    )
+    flags.DEFINE_bool(
+        "partial_bn", _DEFAULTS["partial_bn"], "Freeze all batch norms but the first (fine-tuning)."
+    )
+    flags.DEFINE_bool(
+        "zero_init_residual",
+        _DEFAULTS["zero_init_residual"],
+        "Start every residual branch at zero (from-scratch training).",
+    )
     flags.DEFINE_float("label_smoothing", _DEFAULTS["label_smoothing"], "Label smoothing.")
-    flags.DEFINE_enum("strategy", _DEFAULTS["strategy"], list(STRATEGIES), "tf.distribute strategy.")
+    flags.DEFINE_enum(
+        "strategy", _DEFAULTS["strategy"], list(STRATEGIES), "tf.distribute strategy."
+    )
     flags.DEFINE_string("tpu", _DEFAULTS["tpu"], "TPU name or address for --strategy=tpu.")
     flags.DEFINE_enum("precision", _DEFAULTS["precision"], list(DTYPE_POLICIES), "Dtype policy.")
-    flags.DEFINE_bool("jit_compile", _DEFAULTS["jit_compile"], "Compile the training step with XLA.")
+    flags.DEFINE_bool(
+        "jit_compile", _DEFAULTS["jit_compile"], "Compile the training step with XLA."
+    )
     flags.DEFINE_integer("seed", _DEFAULTS["seed"], "Random seed.")
 
 

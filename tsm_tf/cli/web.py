@@ -65,7 +65,9 @@ def check_web_demo() -> None:
     """Fails with how to fix it unless the page and its npm dependencies are in place."""
     wasm = WEB_DEMO / "node_modules" / "@litertjs" / "core" / "wasm"
     if not (WEB_DEMO / "index.html").exists():
-        raise FileNotFoundError(f"No web demo at {WEB_DEMO}: tsm-web serves the repository's web_demo/ folder.")
+        raise FileNotFoundError(
+            f"No web demo at {WEB_DEMO}: tsm-web serves the repository's web_demo/ folder."
+        )
     if not wasm.is_dir():
         raise FileNotFoundError(
             f"No LiteRT.js files at {wasm}. Install the page's dependencies once: "
@@ -73,7 +75,9 @@ def check_web_demo() -> None:
         )
 
 
-def make_server(models: dict[str, str], host: str = "127.0.0.1", port: int = 8000) -> http.server.ThreadingHTTPServer:
+def make_server(
+    models: dict[str, str], host: str = "127.0.0.1", port: int = 8000
+) -> http.server.ThreadingHTTPServer:
     """An HTTP server for the demo; `models` maps a name to a `.tflite` path (served as /models/NAME.tflite).
 
     `port=0` picks a free port (read it from `server.server_address`).
@@ -86,7 +90,9 @@ def make_server(models: dict[str, str], host: str = "127.0.0.1", port: int = 800
                 f"Model {name!r}: expected {path!r} and its metadata {json_path!r}. Export with "
                 "tsm_tf.export_tflite(..., mode='streaming'), which writes both."
             )
-    handler = functools.partial(DemoRequestHandler, models={name: os.path.abspath(path) for name, path in models.items()})
+    handler = functools.partial(
+        DemoRequestHandler, models={name: os.path.abspath(path) for name, path in models.items()}
+    )
     return http.server.ThreadingHTTPServer((host, port), handler)
 
 
@@ -122,9 +128,13 @@ def write_y4m(path, frames, frame_rate=10):
 def define_flags() -> None:
     """Defines this command's flags (at start-up, never at import)."""
     flags.DEFINE_string("model", None, "A streaming .tflite with its .json metadata beside it.")
-    flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).", lower_bound=0, upper_bound=65535)
+    flags.DEFINE_integer(
+        "port", 8000, "Port to listen on (0: any free port).", lower_bound=0, upper_bound=65535
+    )
     flags.DEFINE_string(
-        "host", "127.0.0.1", "Address to listen on (0.0.0.0 to reach it from a phone on the network)."
+        "host",
+        "127.0.0.1",
+        "Address to listen on (0.0.0.0 to reach it from a phone on the network).",
     )
     flags.mark_flag_as_required("model")
 
@@ -137,7 +147,10 @@ def main(argv):
     except (FileNotFoundError, OSError) as error:
         print(f"tsm-web: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"Serving the TSM web demo with {values.model} at {page_url(server)} (Ctrl-C stops).", flush=True)
+    print(
+        f"Serving the TSM web demo with {values.model} at {page_url(server)} (Ctrl-C stops).",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -27,9 +27,19 @@ _SCALE_PAIRS = [
 # TSN's 13 fixed crop positions ("more_fix_crop"), in quarters of the free space
 # (vertical, horizontal): corners, centre, edge midpoints, inner quarters.
 _FIXED_OFFSETS = [
-    (0, 0), (0, 4), (4, 0), (4, 4), (2, 2),
-    (2, 0), (2, 4), (4, 2), (0, 2),
-    (1, 1), (1, 3), (3, 1), (3, 3),
+    (0, 0),
+    (0, 4),
+    (4, 0),
+    (4, 4),
+    (2, 2),
+    (2, 0),
+    (2, 4),
+    (4, 2),
+    (0, 2),
+    (1, 1),
+    (1, 3),
+    (3, 1),
+    (3, 3),
 ]
 
 
@@ -99,14 +109,19 @@ def train_clip(
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     if CROP_SPELLINGS.get(crop) == CENTER_CROP:
         frames = eval_crops(
-            decode_frames(jpeg_frames, num_frames), image_size,
-            resize_shorter_side or default_resize_shorter_side(image_size), num_crops=1,
+            decode_frames(jpeg_frames, num_frames),
+            image_size,
+            resize_shorter_side or default_resize_shorter_side(image_size),
+            num_crops=1,
         )[0]
     else:
         shape = tf.io.extract_jpeg_shape(jpeg_frames[0])
         window = multi_scale_crop_window(shape[0], shape[1], image_size, crop_seed)
         frames = tf.stack(
-            [tf.io.decode_and_crop_jpeg(jpeg_frames[i], window, channels=3) for i in range(num_frames)]
+            [
+                tf.io.decode_and_crop_jpeg(jpeg_frames[i], window, channels=3)
+                for i in range(num_frames)
+            ]
         )
         frames = tf.image.resize(frames, [image_size, image_size], "bilinear", antialias=False)
     flipped = tf.constant(False)
@@ -128,7 +143,9 @@ def eval_resized_size(height: tf.Tensor, width: tf.Tensor, resize_shorter_side: 
     return tf.cast(tf.stack([new_height, new_width]), tf.int32)
 
 
-def eval_crops(frames: tf.Tensor, image_size: int, resize_shorter_side: int, num_crops: int) -> tf.Tensor:
+def eval_crops(
+    frames: tf.Tensor, image_size: int, resize_shorter_side: int, num_crops: int
+) -> tf.Tensor:
     """Evaluation views: resize the shorter side, then centre (or 3) crops.
 
     The resize and centre crop are exactly docs/metadata.md's rule (bilinear,
@@ -159,7 +176,11 @@ def eval_crops(frames: tf.Tensor, image_size: int, resize_shorter_side: int, num
         landscape = size[0] <= size[1]
         windows = [
             (tf.where(landscape, top, position), tf.where(landscape, position, left))
-            for position in (0, tf.where(landscape, left, top), tf.where(landscape, free_width, free_height))
+            for position in (
+                0,
+                tf.where(landscape, left, top),
+                tf.where(landscape, free_width, free_height),
+            )
         ]
     crops = [resized[:, y : y + image_size, x : x + image_size, :] for y, x in windows]
     return tf.ensure_shape(tf.stack(crops), [num_crops, None, image_size, image_size, 3])

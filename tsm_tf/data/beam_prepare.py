@@ -49,15 +49,21 @@ from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.video_io import UNREADABLE
 from tsm_tf.data.video_io import VIDEO_EXTENSIONS
 from tsm_tf.data.video_io import SkipVideo
-from tsm_tf.utils.label_files import read_label_file
 from tsm_tf.utils import atomic_files as atomic
+from tsm_tf.utils.label_files import read_label_file
 
 METRICS_NAMESPACE = "tsm_prepare"
 WRITTEN_COUNTER = "videos_written"
 SHARDS_COUNTER = "shards_written"
 _STATE_FOLDER = ".prepare"
 # Runners that run on this machine, where tsm-prepare's --num_workers means worker processes.
-_LOCAL_RUNNERS = ("directrunner", "fnapirunner", "prismrunner", "switchingdirectrunner", "bundlebaseddirectrunner")
+_LOCAL_RUNNERS = (
+    "directrunner",
+    "fnapirunner",
+    "prismrunner",
+    "switchingdirectrunner",
+    "bundlebaseddirectrunner",
+)
 
 
 def skip_counter_name(reason: str) -> str:
@@ -107,13 +113,22 @@ def prepare_dataset_beam(
     task_lines += [json.dumps({"shard": None, "skip": entry}) for entry in skipped]
     metrics = {}
     if plan:
-        logging.info("Beam: %d of %d shards to write, %d resumed", len(plan), num_shards, len(resumed_reports))
+        logging.info(
+            "Beam: %d of %d shards to write, %d resumed",
+            len(plan),
+            num_shards,
+            len(resumed_reports),
+        )
         tasks_path = _join(output_dir, _STATE_FOLDER, f"{split}-beam-tasks.jsonl")
         write_file(tasks_path, "".join(line + "\n" for line in task_lines))
         metrics = _run_pipeline(tasks_path, plan, settings, pipeline_args or [])
-    new_reports = [dict(json.loads(read_text(state)), resumed=False) for _, state, _ in plan.values()]
+    new_reports = [
+        dict(json.loads(read_text(state)), resumed=False) for _, state, _ in plan.values()
+    ]
     shard_reports = sorted(resumed_reports + new_reports, key=lambda r: r["path"])
-    report = dataset_writer._final_report(items, labels, output_dir, split, skipped, shard_reports, settings)
+    report = dataset_writer._final_report(
+        items, labels, output_dir, split, skipped, shard_reports, settings
+    )
     report["beam_metrics"] = metrics
     _write_labels(output_dir, labels)
     write_file(_join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
@@ -208,7 +223,12 @@ class _AnyFileSystem:
         """`sources.list_frame_folders` (it only joins paths, so a remote root works as it is)."""
         with _local_copy(list_file) as local_list:
             items = sources.list_frame_folders(local_list, "")
-        return [dataclasses.replace(item, path=_join(frames_root, item.path) if frames_root else item.path) for item in items]
+        return [
+            dataclasses.replace(
+                item, path=_join(frames_root, item.path) if frames_root else item.path
+            )
+            for item in items
+        ]
 
     @staticmethod
     def read_label_file(path: str) -> list[str]:
@@ -248,7 +268,9 @@ def _write_labels(output_dir, labels):
         return
     for name in labels:
         if not name or "\n" in name or name != name.strip():
-            raise ValueError(f"Class names must be non-empty single lines without surrounding spaces. Received: {name!r}")
+            raise ValueError(
+                f"Class names must be non-empty single lines without surrounding spaces. Received: {name!r}"
+            )
     write_file(_join(output_dir, records.LABELS_FILE), "".join(f"{name}\n" for name in labels))
 
 
@@ -256,7 +278,9 @@ def _list_files(root):
     """(path relative to `root` with '/' separators, size) of every file below `root`, sorted."""
     root = root.rstrip("/")
     [match] = FileSystems.match([root + "/**"])
-    return sorted((metadata.path[len(root) + 1 :], metadata.size_in_bytes) for metadata in match.metadata_list)
+    return sorted(
+        (metadata.path[len(root) + 1 :], metadata.size_in_bytes) for metadata in match.metadata_list
+    )
 
 
 @contextlib.contextmanager
@@ -268,7 +292,10 @@ def _local_copy(path):
     folder = tempfile.mkdtemp(prefix="tsm-prepare-")
     try:
         local_path = os.path.join(folder, posixpath.basename(path.rstrip("/")) or "file")
-        with FileSystems.open(path, compression_type="uncompressed") as source, open(local_path, "wb") as target:
+        with (
+            FileSystems.open(path, compression_type="uncompressed") as source,
+            open(local_path, "wb") as target,
+        ):
             shutil.copyfileobj(source, target, 1 << 20)
         yield local_path
     finally:
@@ -276,7 +303,9 @@ def _local_copy(path):
 
 
 def _upload_atomically(path, write):
-    temporary = _join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}")
+    temporary = _join(
+        posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}"
+    )
     try:
         with FileSystems.create(temporary, compression_type="uncompressed") as file:
             write(file)
@@ -303,7 +332,9 @@ def _remove_other_shardings(output_dir, split, num_shards):
         os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
     suffix = f"-of-{num_shards:05d}.tfrecord"
     [match] = FileSystems.match([_join(output_dir, f"{split}-?????-of-?????.tfrecord")])
-    stale = [metadata.path for metadata in match.metadata_list if not metadata.path.endswith(suffix)]
+    stale = [
+        metadata.path for metadata in match.metadata_list if not metadata.path.endswith(suffix)
+    ]
     for path in stale:
         logging.warning("Removing %s from a run with another --num_shards", path)
     if stale:
@@ -326,7 +357,9 @@ def _run_pipeline(tasks_path, plan, settings, pipeline_args):
     result = pipeline.run()
     state = result.wait_until_finish()
     if state != PipelineState.DONE:
-        raise RuntimeError(f"The Beam pipeline ended in state {state}; the shards it finished are kept for a re-run.")
+        raise RuntimeError(
+            f"The Beam pipeline ended in state {state}; the shards it finished are kept for a re-run."
+        )
     counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
     metrics = {}
     for counter in counters:
@@ -341,7 +374,9 @@ def _encode_task(line, settings):
     if task["shard"] is None:
         Metrics.counter(METRICS_NAMESPACE, skip_counter_name(task["skip"]["reason"])).inc()
         return
-    record, skip = dataset_writer.encode_record(task["item"], EncodeSettings(**settings), _encode_anywhere)
+    record, skip = dataset_writer.encode_record(
+        task["item"], EncodeSettings(**settings), _encode_anywhere
+    )
     if skip is None:
         Metrics.counter(METRICS_NAMESPACE, WRITTEN_COUNTER).inc()
     else:
@@ -365,14 +400,20 @@ def _encode_anywhere(item, settings):
         names = (
             [posixpath.basename(item.path)]
             if item.num_frames is None
-            else [settings.frame_template.format(settings.first_frame_index + i) for i in range(max(item.num_frames, 0))]
+            else [
+                settings.frame_template.format(settings.first_frame_index + i)
+                for i in range(max(item.num_frames, 0))
+            ]
         )
         for name in names:
             remote = item.path if item.num_frames is None else _join(item.path, name)
             target = local if item.num_frames is None else os.path.join(local, name)
             if item.num_frames is not None and not FileSystems.exists(remote):
                 continue  # left missing: encode_frame_folder reports it as a missing frame
-            with FileSystems.open(remote, compression_type="uncompressed") as source, open(target, "wb") as file:
+            with (
+                FileSystems.open(remote, compression_type="uncompressed") as source,
+                open(target, "wb") as file,
+            ):
                 shutil.copyfileobj(source, file, 1 << 20)
         try:
             return dataset_writer._encode(dataclasses.replace(item, path=local), settings)

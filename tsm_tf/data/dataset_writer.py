@@ -87,7 +87,9 @@ def prepare_dataset(
         logging.info("Resuming: %d of %d shards already finished", len(resumed_reports), num_shards)
     total = sum(len(task[3]) for task in tasks)
     new_reports = run_tasks(_write_shard, tasks, num_workers, total, f"{split} videos")
-    shard_reports = sorted(resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"])
+    shard_reports = sorted(
+        resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"]
+    )
     report = _final_report(items, labels, output_dir, split, skipped, shard_reports, settings)
     records.write_labels(output_dir, labels)
     write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
@@ -114,7 +116,10 @@ def _balance(labeled, num_shards):
     """Round-robin in list order: shard counts differ by at most one, and each
     shard mixes the classes of a class-sorted list."""
     return [
-        [dict(dataclasses.asdict(item), label_index=label) for item, label in labeled[shard::num_shards]]
+        [
+            dict(dataclasses.asdict(item), label_index=label)
+            for item, label in labeled[shard::num_shards]
+        ]
         for shard in range(num_shards)
     ]
 
@@ -164,7 +169,9 @@ def _write_shard(task):
     return report
 
 
-def encode_record(item_dict: dict, settings: EncodeSettings, encode=None) -> tuple[bytes | None, dict | None]:
+def encode_record(
+    item_dict: dict, settings: EncodeSettings, encode=None
+) -> tuple[bytes | None, dict | None]:
     """Decodes and encodes one shard item (a `SourceItem` as a dict, plus `label_index`).
 
     The one per-video step of every writer (the local pool and the Beam
@@ -183,7 +190,9 @@ def encode_record(item_dict: dict, settings: EncodeSettings, encode=None) -> tup
         return None, _skip_entry(item, error.reason, error.detail)
     except Exception as error:  # noqa: BLE001 - one bad file must not stop the run
         return None, _skip_entry(item, UNREADABLE, f"{type(error).__name__}: {error}")
-    return records.serialize_video(frames, label_index, item.video_id, frame_rate, height, width), None
+    return records.serialize_video(
+        frames, label_index, item.video_id, frame_rate, height, width
+    ), None
 
 
 def _encode(item, settings):
@@ -216,7 +225,12 @@ def _final_report(items, labels, output_dir, split, skipped, shard_reports, sett
         "skipped": skipped,
         "num_classes": len(labels),
         "shards": [
-            {"path": r["path"], "num_videos": len(r["written"]), "num_skipped": len(r["skipped"]), "resumed": r["resumed"]}
+            {
+                "path": r["path"],
+                "num_videos": len(r["written"]),
+                "num_skipped": len(r["skipped"]),
+                "resumed": r["resumed"],
+            }
             for r in shard_reports
         ],
         "settings": dataclasses.asdict(settings),

@@ -74,7 +74,9 @@ def sampled_frame_rate(
         stride = default_dense_stride(num_segments) if dense_stride is None else dense_stride
         return video_rate / stride
     if sampling != "segment":
-        raise ValueError(f"`sampling` must be 'segment' or 'dense'. Received: sampling={sampling!r}")
+        raise ValueError(
+            f"`sampling` must be 'segment' or 'dense'. Received: sampling={sampling!r}"
+        )
     if min(lengths) != max(lengths):
         raise ValueError(
             f"Segment sampling spreads {num_segments} frames over each whole video, "

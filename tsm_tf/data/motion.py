@@ -53,8 +53,17 @@ MOTION_REVERSE_LABEL_MAP = label_swaps_to_map(MOTION_REVERSE_LABEL_SWAPS)
 
 # Photographs bundled with scikit-image (no download needed).
 PHOTOS = (
-    "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
-    "immunohistochemistry", "camera", "coins", "brick", "gravel", "grass",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "camera",
+    "coins",
+    "brick",
+    "gravel",
+    "grass",
 )
 SPLITS = ("train", "validation")
 FRAME_RATE = 25.0
@@ -128,7 +137,19 @@ def write_motion_dataset(
         bounds = np.linspace(0, count, shards + 1).astype(int)
         for shard in range(shards):
             path = records.shard_path(out_dir, split, shard, shards)
-            tasks.append((path, seed, split_index, split, int(bounds[shard]), int(bounds[shard + 1]), num_frames, frame_size, speed))
+            tasks.append(
+                (
+                    path,
+                    seed,
+                    split_index,
+                    split,
+                    int(bounds[shard]),
+                    int(bounds[shard + 1]),
+                    num_frames,
+                    frame_size,
+                    speed,
+                )
+            )
     run_tasks(_write_shard, tasks, num_workers or os.cpu_count() or 1, num_clips, "motion clips")
     labels_path = records.write_labels(out_dir, MOTION_CLASSES)
     logging.info("Wrote %d motion clips to %s", num_clips, out_dir)
@@ -148,7 +169,9 @@ def _write_shard(task):
             frames = render_clip(rng, MOTION_CLASSES[label], num_frames, frame_size, speed)
             jpegs = [encode_frame(frame, None, quality=90) for frame in frames]
             writer.write(
-                records.serialize_video(jpegs, label, f"{split}-{index:06d}", FRAME_RATE, frame_size, frame_size)
+                records.serialize_video(
+                    jpegs, label, f"{split}-{index:06d}", FRAME_RATE, frame_size, frame_size
+                )
             )
             report_progress()
     return stop - start
@@ -185,7 +208,9 @@ def texture(frame: np.ndarray) -> float:
     grey = np.asarray(frame, np.float64).mean(axis=-1)
     factor = max(1, grey.shape[0] // 32)
     size = grey.shape[0] // factor * factor
-    grey = grey[:size, :size].reshape(size // factor, factor, size // factor, factor).mean(axis=(1, 3))
+    grey = (
+        grey[:size, :size].reshape(size // factor, factor, size // factor, factor).mean(axis=(1, 3))
+    )
     return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
 
 
@@ -200,7 +225,12 @@ def _render_window(rng, motion, num_frames, frame_size, speed):
     direction = np.zeros(2)  # content motion (y, x) on screen, output px per frame
     if motion.startswith("pan"):
         pan_speed = speed * rng.uniform(*_PAN_SPEED)
-        direction = pan_speed * np.array({"pan_left": (0, -1), "pan_right": (0, 1), "pan_up": (-1, 0), "pan_down": (1, 0)}[motion], float)
+        direction = pan_speed * np.array(
+            {"pan_left": (0, -1), "pan_right": (0, 1), "pan_up": (-1, 0), "pan_down": (1, 0)}[
+                motion
+            ],
+            float,
+        )
     elif motion.startswith("zoom"):
         # Content at the frame's edge moves (frame_size / 2) * rate px per frame.
         # Both zooms pass through the same scales, centred on the middle frame,
@@ -226,7 +256,11 @@ def _render_window(rng, motion, num_frames, frame_size, speed):
             side = candidate
             break
     if side is None:
-        side = min(limit, (min(photo_height, photo_width) - 1) / (math.sqrt(2) * max_scale + pan_extent / frame_size))
+        side = min(
+            limit,
+            (min(photo_height, photo_width) - 1)
+            / (math.sqrt(2) * max_scale + pan_extent / frame_size),
+        )
     pixel = side / frame_size  # photo px per output px at scale 1
     radius = side * scale.max() * math.sqrt(2) / 2
     # Content moving by +d on screen means the window moves by -d.

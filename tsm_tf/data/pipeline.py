@@ -121,7 +121,14 @@ def make_dataset(
     >>> model.fit(train, epochs=10)
     """
     _check_arguments(
-        num_segments, image_size, batch_size, sampling, num_clips, num_crops, training, shuffle_buffer
+        num_segments,
+        image_size,
+        batch_size,
+        sampling,
+        num_clips,
+        num_crops,
+        training,
+        shuffle_buffer,
     )
     check_choice("train_crop", train_crop, TRAIN_CROPS)
     resize_shorter_side = resize_shorter_side or default_resize_shorter_side(image_size)
@@ -140,17 +147,27 @@ def make_dataset(
 
     dataset = _read_records(files, training, deterministic, seed, input_context)
     dataset = _repeat(dataset, repeat)
-    dataset = tf.data.Dataset.zip(dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training).batch(4))
+    dataset = tf.data.Dataset.zip(
+        dataset, tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=training).batch(4)
+    )
     select = _make_select(num_segments, sampling, training, num_clips, dense_stride)
     dataset = dataset.map(select, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
         transform = _make_train_transform(
-            num_segments, image_size, flip, flip_label_map, reverse_time, reverse_label_map, train_crop,
+            num_segments,
+            image_size,
+            flip,
+            flip_label_map,
+            reverse_time,
+            reverse_label_map,
+            train_crop,
             resize_shorter_side,
         )
     else:
-        transform = _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clips, num_crops)
+        transform = _make_eval_transform(
+            num_segments, image_size, resize_shorter_side, num_clips, num_crops
+        )
     dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if drop_remainder is None:
         drop_remainder = training
@@ -161,7 +178,9 @@ def make_dataset(
     return dataset.with_options(options).prefetch(AUTOTUNE)
 
 
-def _check_arguments(num_segments, image_size, batch_size, sampling, num_clips, num_crops, training, shuffle_buffer):
+def _check_arguments(
+    num_segments, image_size, batch_size, sampling, num_clips, num_crops, training, shuffle_buffer
+):
     for name, value in (
         ("num_segments", num_segments),
         ("image_size", image_size),
@@ -227,13 +246,22 @@ def _make_select(num_segments, sampling, training, num_clips, dense_stride):
 
 
 def _make_train_transform(
-    num_segments, image_size, flip, flip_label_map, reverse_time, reverse_label_map, crop, resize_shorter_side
+    num_segments,
+    image_size,
+    flip,
+    flip_label_map,
+    reverse_time,
+    reverse_label_map,
+    crop,
+    resize_shorter_side,
 ):
     flip_table = _label_swap_table("flip_label_map", flip_label_map)
     reverse_table = _label_swap_table("reverse_label_map", reverse_label_map)
 
     def transform(frames, label, seed):
-        clip, flipped = train_clip(frames, num_segments, image_size, seed, flip, crop, resize_shorter_side)
+        clip, flipped = train_clip(
+            frames, num_segments, image_size, seed, flip, crop, resize_shorter_side
+        )
         label = _swap_labels(label, flip_table, flipped)
         if reverse_time:
             # A seed of its own, so the crop and flip draws are those of a run without reversal.
@@ -250,7 +278,9 @@ def _swap_labels(label, table, applied):
     """`table[label]` where `applied` (labels past the table keep their value)."""
     if table is None:
         return label
-    swapped = tf.where(label < tf.size(table), tf.gather(table, tf.minimum(label, tf.size(table) - 1)), label)
+    swapped = tf.where(
+        label < tf.size(table), tf.gather(table, tf.minimum(label, tf.size(table) - 1)), label
+    )
     return tf.where(applied, swapped, label)
 
 
@@ -259,12 +289,15 @@ def _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clip
 
     def transform(frames, label, seed):
         del seed  # evaluation is deterministic
-        decoded = tf.stack([tf.io.decode_jpeg(frames[i], channels=3) for i in range(num_clips * num_segments)])
+        decoded = tf.stack(
+            [tf.io.decode_jpeg(frames[i], channels=3) for i in range(num_clips * num_segments)]
+        )
         # (num_crops, num_clips * num_segments, S, S, 3) -> (num_clips * num_crops, num_segments, S, S, 3)
         crops = eval_crops(decoded, image_size, resize_shorter_side, num_crops)
         crops = tf.reshape(crops, [num_crops, num_clips, num_segments, image_size, image_size, 3])
         views = tf.reshape(
-            tf.transpose(crops, [1, 0, 2, 3, 4, 5]), [num_views, num_segments, image_size, image_size, 3]
+            tf.transpose(crops, [1, 0, 2, 3, 4, 5]),
+            [num_views, num_segments, image_size, image_size, 3],
         )
         return (views[0] if num_views == 1 else views), label
 

@@ -144,7 +144,9 @@ def list_shards(file_pattern: str | Sequence[str]) -> list[str]:
     Patterns may name any file system TensorFlow reads (`gs://`, `s3://`,
     `hdfs://`, local paths).
     """
-    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    patterns = (
+        [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    )
     files = sorted({path for pattern in patterns for path in tf.io.gfile.glob(os.fspath(pattern))})
     files = [path for path in files if not tf.io.gfile.isdir(path)]
     if not files:

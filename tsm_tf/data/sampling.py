@@ -61,7 +61,11 @@ def segment_indices(
         raise ValueError("`segment_indices` needs a `seed` tensor when training=True.")
     average_duration = num_frames // num_segments
     random_offsets = tf.random.stateless_uniform(
-        [num_clips, num_segments], seed, minval=0, maxval=tf.maximum(average_duration, 1), dtype=tf.int32
+        [num_clips, num_segments],
+        seed,
+        minval=0,
+        maxval=tf.maximum(average_duration, 1),
+        dtype=tf.int32,
     )
     random = tf.range(num_segments, dtype=tf.int32)[None] * average_duration + random_offsets
     return tf.where(average_duration > 0, random, centred)

@@ -43,7 +43,9 @@ class SourceItem:
 def list_video_folders(root: str) -> tuple[list[SourceItem], list[str]]:
     """Videos in `root/<class name>/...`; returns (items, sorted class names)."""
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"--videos_dir {root!r} is not a folder. Expected root/<class>/<video>.")
+        raise FileNotFoundError(
+            f"--videos_dir {root!r} is not a folder. Expected root/<class>/<video>."
+        )
     classes = sorted(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
     if not classes:
         raise ValueError(f"No class sub-folders in {root!r}. Expected root/<class>/<video>.mp4.")
@@ -102,7 +104,9 @@ def list_frame_folders(list_file: str, frames_root: str) -> list[SourceItem]:
                     f"with integer counts and labels. Received: {line.strip()!r}"
                 ) from error
             path = os.path.join(frames_root, folder)
-            items.append(SourceItem(folder, path, label, num_frames=num_frames, size=max(num_frames, 0)))
+            items.append(
+                SourceItem(folder, path, label, num_frames=num_frames, size=max(num_frames, 0))
+            )
     return items
 
 
@@ -136,10 +140,15 @@ def _csv_entries(annotations):
             label = row[column["label"]] if "label" in column else None
             pairs.append((stem, label))
         return pairs
-    path_column = next((header.index(name) for name in ("path", "video", "filename") if name in header), None)
+    path_column = next(
+        (header.index(name) for name in ("path", "video", "filename") if name in header), None
+    )
     if path_column is not None and "label" in header:
         label_column = header.index("label")
-        return [(row[path_column], row[label_column] if len(row) > label_column else None) for row in rows[1:]]
+        return [
+            (row[path_column], row[label_column] if len(row) > label_column else None)
+            for row in rows[1:]
+        ]
     if len(header) >= 2:
         return [(row[0], row[1] if len(row) > 1 else None) for row in rows]
     raise ValueError(
@@ -165,4 +174,8 @@ def _find_video(reference, root, index):
     direct = reference if os.path.isabs(reference) else os.path.join(root, reference)
     if os.path.isfile(direct):
         return direct
-    return index.get(reference) or index.get(os.path.splitext(os.path.basename(reference))[0]) or direct
+    return (
+        index.get(reference)
+        or index.get(os.path.splitext(os.path.basename(reference))[0])
+        or direct
+    )

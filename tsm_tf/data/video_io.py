@@ -104,7 +104,9 @@ def iterate_video(path: str) -> tuple[Iterator[np.ndarray], float]:
     return frames(), frame_rate
 
 
-def encode_video(path: str, shorter_side: int | None, quality: int) -> tuple[list[bytes], float, tuple[int, int]]:
+def encode_video(
+    path: str, shorter_side: int | None, quality: int
+) -> tuple[list[bytes], float, tuple[int, int]]:
     """Decodes every frame of a video and JPEG-encodes it.
 
     Returns:

@@ -61,7 +61,6 @@ _REFERENCE_BLOCK_KEY = re.compile(r"^features\.(\d+)\.conv\.(\d+)\.(.+)$")
 _WRAPPED_SHIFT_KEY = re.compile(r"^(.+?)\.(?:conv1|conv\.0)\.net\.")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class TorchCheckpoint:
     """The tensors of a checkpoint under canonical names, and what it says about itself.
@@ -263,17 +262,15 @@ def _canonicalize(arrays, path):
     keys = list(arrays)
     stripped = {key: key for key in keys}
     if all(key.startswith("module.") for key in keys):
-        stripped = {key: key[len("module."):] for key in keys}
-    is_release = any(
-        name.startswith(("base_model.", "new_fc.")) for name in stripped.values()
-    )
+        stripped = {key: key[len("module.") :] for key in keys}
+    is_release = any(name.startswith(("base_model.", "new_fc.")) for name in stripped.values())
     if is_release:
         renamed = {}
         for key, name in stripped.items():
             if name.startswith("base_model."):
-                name = name[len("base_model."):]
+                name = name[len("base_model.") :]
             elif name.startswith("new_fc."):
-                name = "classifier." + name[len("new_fc."):]
+                name = "classifier." + name[len("new_fc.") :]
             renamed[key] = name
         stripped = renamed
     backbone = _detect_backbone(stripped.values(), path)
@@ -289,7 +286,7 @@ def _canonicalize(arrays, path):
 
     if backbone.startswith("resnet"):
         canonical = {
-            key: "classifier." + name[len("fc."):] if name.startswith("fc.") else name
+            key: "classifier." + name[len("fc.") :] if name.startswith("fc.") else name
             for key, name in canonical.items()
         }
         layout = TSM_RELEASE if is_release else TORCHVISION
@@ -300,8 +297,9 @@ def _canonicalize(arrays, path):
                 "torchvision's MobileNetV2 layout: an unknown layout."
             )
         canonical = {
-            key: "classifier." + name[len("classifier.1."):]
-            if name.startswith("classifier.1.") else name
+            key: "classifier." + name[len("classifier.1.") :]
+            if name.startswith("classifier.1.")
+            else name
             for key, name in canonical.items()
         }
         layout = TORCHVISION
@@ -342,9 +340,7 @@ def _detect_backbone(names, path):
         blocks = []
         for stage in range(1, 5):
             indices = {
-                int(name.split(".")[1])
-                for name in names
-                if name.startswith(f"layer{stage}.")
+                int(name.split(".")[1]) for name in names if name.startswith(f"layer{stage}.")
             }
             blocks.append(len(indices))
         if tuple(blocks) not in RESNET_BLOCKS:

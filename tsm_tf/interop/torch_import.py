@@ -53,9 +53,7 @@ _MAX_LISTED = 20
 logger = logging.getLogger(__name__)
 
 
-def load_torch_checkpoint(
-    model: keras.Model, path: str | os.PathLike, strict: bool = True
-) -> dict:
+def load_torch_checkpoint(model: keras.Model, path: str | os.PathLike, strict: bool = True) -> dict:
     """Loads a PyTorch TSM checkpoint into a model from `tsm_tf.build_tsm`.
 
     Understands the reference release's offline checkpoints (`TSM_*.pth`,
@@ -100,9 +98,7 @@ def load_torch_checkpoint(
     _check_backbone(config, checkpoint)
     problems = _setting_problems(model, config, checkpoint)
     model_classes = _model_num_classes(model)
-    skip_classifier = (
-        checkpoint.num_classes is not None and model_classes != checkpoint.num_classes
-    )
+    skip_classifier = checkpoint.num_classes is not None and model_classes != checkpoint.num_classes
     if skip_classifier:
         problems.append(
             f"the checkpoint classifies {checkpoint.num_classes} classes, the "
@@ -123,9 +119,7 @@ def load_torch_checkpoint(
             )
     else:
         if plan["shape_errors"]:
-            raise ValueError(
-                _format_error(checkpoint, "shapes differ", plan["shape_errors"])
-            )
+            raise ValueError(_format_error(checkpoint, "shapes differ", plan["shape_errors"]))
         for problem in problems:
             logger.warning("%s: %s", checkpoint.path, problem)
         for name in plan["missing"]:
@@ -135,7 +129,10 @@ def load_torch_checkpoint(
     _assign(plan["assignments"])
     logger.info(
         "Loaded %d tensors from %s (%s layout, %s).",
-        len(plan["assignments"]), checkpoint.path, checkpoint.layout, checkpoint.backbone,
+        len(plan["assignments"]),
+        checkpoint.path,
+        checkpoint.layout,
+        checkpoint.backbone,
     )
     return {
         "layout": checkpoint.layout,
@@ -148,9 +145,7 @@ def load_torch_checkpoint(
     }
 
 
-def load_imagenet_weights(
-    model: keras.Model, path: str | os.PathLike | None = None
-) -> dict:
+def load_imagenet_weights(model: keras.Model, path: str | os.PathLike | None = None) -> dict:
     """Loads torchvision's ImageNet weights into a model's backbone.
 
     This is how the TSM paper starts training: the 2D network pretrained on
@@ -293,7 +288,11 @@ def _setting_problems(model, config, checkpoint):
         )
     shifts = config["shift_div"] > 0
     hints = checkpoint.name_hints
-    if checkpoint.layout == TSM_RELEASE and checkpoint.shifted_blocks and not config["bidirectional"]:
+    if (
+        checkpoint.layout == TSM_RELEASE
+        and checkpoint.shifted_blocks
+        and not config["bidirectional"]
+    ):
         problems.append(
             "the reference release's offline checkpoints shift both ways; "
             "the model is uni-directional: build with bidirectional=True"
@@ -399,9 +398,7 @@ def _plan_assignments(model, checkpoint, skip_classifier):
             continue
         module = layer.name.replace("_", ".")
         if layer.name == CLASSIFIER_LAYER and skip_classifier:
-            used.update(
-                name for name in checkpoint.tensors if name.startswith("classifier.")
-            )
+            used.update(name for name in checkpoint.tensors if name.startswith("classifier."))
             continue
         for param, variable, convert in _layer_parameters(layer):
             name = f"{module}.{param}"

@@ -78,9 +78,7 @@ class CachedShift(keras.layers.Layer):
 
     def call(self, inputs, state):
         fold = inputs.shape[-1] // self.shift_div
-        shifted = ops.concatenate(
-            [ops.cast(state, inputs.dtype), inputs[..., fold:]], axis=-1
-        )
+        shifted = ops.concatenate([ops.cast(state, inputs.dtype), inputs[..., fold:]], axis=-1)
         return shifted, inputs[..., :fold]
 
     def compute_output_shape(self, inputs_shape, state_shape):

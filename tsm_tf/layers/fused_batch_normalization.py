@@ -38,9 +38,12 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         count = tf.cast(tf.size(inputs) // channels, "float32")
         variance = unbiased_variance * tf.maximum(count - 1.0, 0.0) / count
         momentum = self.momentum
-        self.moving_mean.assign(self.moving_mean * momentum + tf.cast(mean, self.moving_mean.dtype) * (1.0 - momentum))
+        self.moving_mean.assign(
+            self.moving_mean * momentum + tf.cast(mean, self.moving_mean.dtype) * (1.0 - momentum)
+        )
         self.moving_variance.assign(
-            self.moving_variance * momentum + tf.cast(variance, self.moving_variance.dtype) * (1.0 - momentum)
+            self.moving_variance * momentum
+            + tf.cast(variance, self.moving_variance.dtype) * (1.0 - momentum)
         )
         return tf.cast(outputs, self.compute_dtype)
 

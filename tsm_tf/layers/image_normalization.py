@@ -53,9 +53,7 @@ class ImageNormalization(keras.layers.Layer):
         inputs = ops.cast(inputs, self.compute_dtype)
         scale = [1.0 / (255.0 * value) for value in self.std]
         offset = [-mean / std for mean, std in zip(self.mean, self.std)]
-        return inputs * ops.cast(scale, self.compute_dtype) + ops.cast(
-            offset, self.compute_dtype
-        )
+        return inputs * ops.cast(scale, self.compute_dtype) + ops.cast(offset, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

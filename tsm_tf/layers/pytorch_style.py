@@ -62,6 +62,4 @@ def apply_batch_norm(x, name, batch_norm_class=FusedBatchNormalization):
 
     `batch_norm_class` is any `keras.layers.BatchNormalization` (sub)class.
     """
-    return batch_norm_class(
-        epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name
-    )(x)
+    return batch_norm_class(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)(x)

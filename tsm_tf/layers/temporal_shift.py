@@ -98,9 +98,7 @@ class TemporalShift(keras.layers.Layer):
         self._check_batch(inputs.shape[0])
         _, height, width, channels = ops.shape(inputs)
         fold = inputs.shape[-1] // self.shift_div
-        clips = ops.reshape(
-            inputs, (-1, self.num_segments, height, width, channels)
-        )
+        clips = ops.reshape(inputs, (-1, self.num_segments, height, width, channels))
         # Split the channels first and shift only the small parts: the
         # gradient of a split is a concatenation, whereas slicing the whole
         # tensor makes the backward pass pad every slice back to full size.

@@ -127,7 +127,10 @@ def export_tflite(
     metadata_lib.write_metadata(path, metadata)
     logging.info(
         "Exported %s (%s, %s, %d bytes) and its metadata.",
-        os.fspath(path), mode, precision, len(tflite_bytes),
+        os.fspath(path),
+        mode,
+        precision,
+        len(tflite_bytes),
     )
     return metadata
 
@@ -177,7 +180,9 @@ def convert_to_tflite(
         # The converter's native log lines are kept unless it fails (or TSM_TF_VERBOSE=1); its
         # int8 calibrator still runs tf.lite.Interpreter, whose deprecation warning is not ours.
         with captured_native_stderr(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+            warnings.filterwarnings(
+                "ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated"
+            )
             return converter.convert()
     except Exception as error:  # ConverterError's module moves between TF versions.
         ops = unsupported_ops(str(error))
@@ -260,8 +265,13 @@ def _frames_from_dataset(pattern, image_size, max_frames):
 
     # Whole evaluation clips: consecutive frames, so streamed states are real.
     dataset = make_dataset(
-        pattern, num_segments=8, image_size=image_size, training=False,
-        batch_size=1, sampling="dense", dense_stride=1,
+        pattern,
+        num_segments=8,
+        image_size=image_size,
+        training=False,
+        batch_size=1,
+        sampling="dense",
+        dense_stride=1,
     ).take(max(1, max_frames // 8))
     for element in dataset:
         clips = element[0] if isinstance(element, (tuple, list)) else element
@@ -383,9 +393,10 @@ def _tensor_fields(details):
         "shape": [int(size) for size in details["shape"]],
         "dtype": np.dtype(details["dtype"]).name,
     }
-    scales, zero_points = details["quantization_parameters"]["scales"], details[
-        "quantization_parameters"
-    ]["zero_points"]
+    scales, zero_points = (
+        details["quantization_parameters"]["scales"],
+        details["quantization_parameters"]["zero_points"],
+    )
     if len(scales):
         fields["quantization"] = {
             "scale": float(scales[0]),

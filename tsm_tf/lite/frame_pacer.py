@@ -137,7 +137,8 @@ class FramePacer:
         taken = self.taken_rate
         rate = "-" if taken is None else f"{taken:.1f} fps"
         expected = (
-            "the model takes every frame" if self.frame_rate is None
+            "the model takes every frame"
+            if self.frame_rate is None
             else f"the model expects {self.frame_rate:.1f} fps"
         )
         return f"fed {self.num_taken} of {self.num_offered} frames, {rate} ({expected})"

@@ -128,7 +128,9 @@ def export_streaming(model, output_dir: str, precision: str = "float32", seed: i
     representative = None
     if precision == "int8":
         representative = _model_frames(moving_frames(64, 40, 52, seed + 2), image_size)
-    export_tflite(model, path, mode="streaming", precision=precision, representative_data=representative)
+    export_tflite(
+        model, path, mode="streaming", precision=precision, representative_data=representative
+    )
     rename_state_outputs(path)
     return path
 
@@ -141,7 +143,8 @@ def rename_state_outputs(model_path: str) -> dict:
     metadata = read_metadata(model_path)
     states = metadata["states"]
     renames = {
-        state["output"]: f"next_state_{len(states) - 1 - index:02d}" for index, state in enumerate(states)
+        state["output"]: f"next_state_{len(states) - 1 - index:02d}"
+        for index, state in enumerate(states)
     }
     with open(model_path, "rb") as file:
         flatbuffer = flatbuffer_utils.read_model_from_bytearray(bytearray(file.read()))
@@ -164,7 +167,9 @@ def moving_frames(num_frames: int, height: int, width: int, seed: int = 0) -> np
     rng = np.random.default_rng(seed)
     rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
     columns = np.linspace(0, 1, width, dtype=np.float32)[None, :]
-    background = np.stack([200 * rows + 0 * columns, 180 * columns + 0 * rows, 90 + 60 * rows * columns], -1)
+    background = np.stack(
+        [200 * rows + 0 * columns, 180 * columns + 0 * rows, 90 + 60 * rows * columns], -1
+    )
     frames = []
     side = max(4, min(height, width) // 3)
     for index in range(num_frames):
@@ -186,7 +191,9 @@ def replay_interpreter(model_path: str, frames: np.ndarray, reset_before: int | 
     model = TFLiteModel(model_path, num_threads=1)
     preprocessing = model.metadata["preprocessing"]
     pixels = [
-        resize_and_center_crop(raw, preprocessing["crop_size"], preprocessing["resize_shorter_side"])
+        resize_and_center_crop(
+            raw, preprocessing["crop_size"], preprocessing["resize_shorter_side"]
+        )
         for raw in frames
     ]
     return stream_tflite(model, pixels, reset_before)
@@ -240,7 +247,9 @@ def write_golden_vectors(
             smoothed top-1 never changes within a stream.
     """
     if precision not in ("float32", "int8"):
-        raise ValueError(f"precision must be 'float32' or 'int8'. Received: precision={precision!r}")
+        raise ValueError(
+            f"precision must be 'float32' or 'int8'. Received: precision={precision!r}"
+        )
     os.makedirs(output_dir, exist_ok=True)
     model = tiny_model(seed=seed)
     model_path = export_streaming(model, output_dir, precision, seed)
@@ -255,7 +264,10 @@ def write_golden_vectors(
 
     runner = Interpreter(model_path=model_path).get_signature_runner(SIGNATURE_KEY)
     # Logits first, then the states in reverse block order: not the inputs' order.
-    output_order = [metadata["output"]["name"], *(state["output"] for state in metadata["states"][::-1])]
+    output_order = [
+        metadata["output"]["name"],
+        *(state["output"] for state in metadata["states"][::-1]),
+    ]
     golden = {
         "golden_format_version": GOLDEN_FORMAT_VERSION,
         "model": MODEL_FILE,
@@ -268,7 +280,11 @@ def write_golden_vectors(
         "smoothing_window": smoothing_window,
         "default_smoothing_window": DEFAULT_SMOOTHING_WINDOW,
         "frames": [
-            {"height": int(frame.shape[0]), "width": int(frame.shape[1]), "rgb": frame.reshape(-1).tolist()}
+            {
+                "height": int(frame.shape[0]),
+                "width": int(frame.shape[1]),
+                "rgb": frame.reshape(-1).tolist(),
+            }
             for frame in frames
         ],
         "steps": [
@@ -283,8 +299,12 @@ def write_golden_vectors(
     path = os.path.join(output_dir, GOLDEN_FILE)
     write_atomically(path, json.dumps(golden, separators=(",", ":")).encode("utf-8"))
     logging.info(
-        "Wrote %s (%s, %d frames, %d states, smoothed top-1 %s).", path, precision, num_frames,
-        len(metadata["states"]), [item["top1"] for item in smoothed],
+        "Wrote %s (%s, %d frames, %d states, smoothed top-1 %s).",
+        path,
+        precision,
+        num_frames,
+        len(metadata["states"]),
+        [item["top1"] for item in smoothed],
     )
     return path
 
@@ -294,12 +314,18 @@ def _check_against_clip_model(model, metadata, frames, steps, reset_before):
     from tsm_tf.models.online_tsm import causal_frame_logits
 
     preprocessing = metadata["preprocessing"]
-    pixels = np.stack([
-        resize_and_center_crop(raw, preprocessing["crop_size"], preprocessing["resize_shorter_side"])
-        for raw in frames
-    ])
+    pixels = np.stack(
+        [
+            resize_and_center_crop(
+                raw, preprocessing["crop_size"], preprocessing["resize_shorter_side"]
+            )
+            for raw in frames
+        ]
+    )
     split = [reset_before] if reset_before else []
-    expected = np.concatenate([causal_frame_logits(model, part) for part in np.split(pixels, split)])
+    expected = np.concatenate(
+        [causal_frame_logits(model, part) for part in np.split(pixels, split)]
+    )
     actual = logits_of(steps)
     gap = float(np.abs(actual - expected).max())
     if gap > 1e-3:
@@ -316,7 +342,8 @@ def _model_frames(frames, image_size):
 def _check_top1_changes(smoothed, reset_before):
     top1 = [item["top1"] for item in smoothed]
     changes = [
-        index for index in range(1, len(top1))
+        index
+        for index in range(1, len(top1))
         if index != reset_before and top1[index] != top1[index - 1]
     ]
     if not changes:
@@ -333,4 +360,3 @@ def _shape(details):
 def _flat(value):
     # float32 values written as the shortest double repr round-trip exactly to float32.
     return np.asarray(value).reshape(-1).tolist()
-

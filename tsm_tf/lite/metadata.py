@@ -123,11 +123,10 @@ def validate_metadata(metadata: dict, source: str = "metadata") -> None:
         fail(f"precision must be one of {EXPORT_PRECISIONS}, received {metadata['precision']!r}.")
     labels = metadata["labels"]
     if not isinstance(labels, list) or len(labels) != metadata["num_classes"]:
-        fail(
-            f"labels must list num_classes={metadata['num_classes']} names, "
-            f"received {labels!r}."
-        )
-    _check_tensor(metadata["input"], "input", ("name", "shape", "dtype", "value_range", "color"), fail)
+        fail(f"labels must list num_classes={metadata['num_classes']} names, received {labels!r}.")
+    _check_tensor(
+        metadata["input"], "input", ("name", "shape", "dtype", "value_range", "color"), fail
+    )
     if metadata["input"]["color"] != "RGB":
         fail(f"input.color must be 'RGB', received {metadata['input']['color']!r}.")
     _check_tensor(metadata["output"], "output", ("name", "shape", "dtype"), fail)
@@ -169,9 +168,7 @@ def _check_tensor(tensor, where, keys, fail):
     if missing:
         fail(f"{where} is missing {missing}.")
     shape = tensor["shape"]
-    if not isinstance(shape, list) or not all(
-        isinstance(size, int) and size > 0 for size in shape
-    ):
+    if not isinstance(shape, list) or not all(isinstance(size, int) and size > 0 for size in shape):
         fail(f"{where}.shape must be a list of positive ints, received {shape!r}.")
     if "quantization" in tensor:
         quantization = tensor["quantization"]

@@ -36,10 +36,18 @@ def golden_sequences() -> list[dict]:
     # Camera clocks start far from zero (Android's boot-time nanoseconds).
     start = 123_456_789_012_345
     cases = [
-        ("jittery_30fps_camera_at_10fps", 10.0, _camera(30, 90, start, jitter_ns=6_000_000, seed=1)),
+        (
+            "jittery_30fps_camera_at_10fps",
+            10.0,
+            _camera(30, 90, start, jitter_ns=6_000_000, seed=1),
+        ),
         ("fast_60fps_camera_at_15fps", 15.0, _camera(60, 120, start, jitter_ns=1_000_000, seed=2)),
         ("slow_8fps_camera_at_10fps", 10.0, _camera(8, 24, start, jitter_ns=3_000_000, seed=3)),
-        ("dropped_frames_30fps_at_12_5fps", 12.5, _camera(30, 60, start, drop={7, 8, 9, 10, 30}, seed=4)),
+        (
+            "dropped_frames_30fps_at_12_5fps",
+            12.5,
+            _camera(30, 60, start, drop={7, 8, 9, 10, 30}, seed=4),
+        ),
         ("ntsc_29_97fps_at_10fps", 10.0, _camera(30000 / 1001, 60, start)),
         ("every_frame_without_a_rate", None, _camera(30, 20, start, jitter_ns=6_000_000, seed=5)),
     ]
@@ -47,7 +55,9 @@ def golden_sequences() -> list[dict]:
     for name, frame_rate, stamps in cases:
         pacer = FramePacer(frame_rate)
         chosen = [index for index, stamp in enumerate(stamps) if pacer.accept_nanoseconds(stamp)]
-        sequences.append({"name": name, "frame_rate": frame_rate, "timestamps_ns": stamps, "chosen": chosen})
+        sequences.append(
+            {"name": name, "frame_rate": frame_rate, "timestamps_ns": stamps, "chosen": chosen}
+        )
     return sequences
 
 
@@ -56,4 +66,3 @@ def write_pacer_golden(path: str) -> str:
     text = json.dumps({"cases": golden_sequences()}, indent=1) + "\n"
     write_atomically(path, text.encode("utf-8"))
     return path
-

@@ -39,8 +39,7 @@ def resized_size(height: int, width: int, resize_shorter_side: int) -> tuple[int
     """
     if min(height, width) <= 0:
         raise ValueError(
-            f"A frame needs a positive height and width. Received: "
-            f"height={height}, width={width}"
+            f"A frame needs a positive height and width. Received: height={height}, width={width}"
         )
     shorter = min(height, width)
     scale = resize_shorter_side / shorter

@@ -124,7 +124,11 @@ class StreamingClassifier:
         num_threads: int | None = None,
         smoothing_window: int = DEFAULT_SMOOTHING_WINDOW,
     ):
-        if isinstance(smoothing_window, bool) or not isinstance(smoothing_window, int) or smoothing_window < 1:
+        if (
+            isinstance(smoothing_window, bool)
+            or not isinstance(smoothing_window, int)
+            or smoothing_window < 1
+        ):
             raise ValueError(
                 "`smoothing_window` must be a positive int (1 turns smoothing "
                 f"off). Received: smoothing_window={smoothing_window!r}"
@@ -169,9 +173,7 @@ class StreamingClassifier:
         """
         start = time.perf_counter()
         frame = self._check_frame(frame)
-        model_input = resize_and_center_crop(
-            frame, self._crop_size, self._resize_shorter_side
-        )
+        model_input = resize_and_center_crop(frame, self._crop_size, self._resize_shorter_side)
         inference_start = time.perf_counter()
         logits = self._model(model_input)
         inference_ms = 1000 * (time.perf_counter() - inference_start)

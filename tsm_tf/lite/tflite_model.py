@@ -52,9 +52,7 @@ class TFLiteModel:
                 f"num_threads={num_threads!r}"
             )
         self._interpreter = Interpreter(model_path=self.path, num_threads=num_threads)
-        self._runner = self._interpreter.get_signature_runner(
-            self.metadata["signature_key"]
-        )
+        self._runner = self._interpreter.get_signature_runner(self.metadata["signature_key"])
         self._check_signature()
         self.input_name = self.metadata["input"]["name"]
         self.input_shape = tuple(self.metadata["input"]["shape"])
@@ -178,6 +176,6 @@ def _quantize(values, dtype, quantization):
 def _dequantize(values, quantization):
     if quantization is None:
         return np.asarray(values, "float32")
-    return (
-        (values.astype("float32") - quantization["zero_point"]) * quantization["scale"]
-    ).astype("float32")
+    return ((values.astype("float32") - quantization["zero_point"]) * quantization["scale"]).astype(
+        "float32"
+    )

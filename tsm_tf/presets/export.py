@@ -43,5 +43,7 @@ def export_preset(
     metadata = export_tflite(model, output, mode=mode, precision=precision, labels=model.labels)
     report = check_parity(model, output, num_frames=max(16, model.num_segments))
     if not report.passed:
-        raise ValueError(f"The export of preset {name!r} failed the parity check: {report.summary()}")
+        raise ValueError(
+            f"The export of preset {name!r} failed the parity check: {report.summary()}"
+        )
     return model, metadata, report

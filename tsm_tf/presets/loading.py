@@ -16,9 +16,7 @@ OVERRIDABLE = ("image_size", "width_multiplier", "num_segments", "num_classes", 
 def get_preset(name: str) -> dict:
     """The registry entry of preset `name`; a clear error lists the names."""
     if not isinstance(name, str) or name not in PRESETS:
-        raise ValueError(
-            f"Unknown preset {name!r}. Known presets: {', '.join(sorted(PRESETS))}."
-        )
+        raise ValueError(f"Unknown preset {name!r}. Known presets: {', '.join(sorted(PRESETS))}.")
     return PRESETS[name]
 
 

@@ -40,8 +40,18 @@ def _preprocessing(sampling, frames_per_clip):
     }
 
 
-def _release(file_name, dataset, backbone, num_classes, num_segments, labels,
-             accuracy, sampling="segment", shift_div=8, bidirectional=True):
+def _release(
+    file_name,
+    dataset,
+    backbone,
+    num_classes,
+    num_segments,
+    labels,
+    accuracy,
+    sampling="segment",
+    shift_div=8,
+    bidirectional=True,
+):
     return {
         "dataset": dataset,
         "url": RELEASE_URL + file_name,
@@ -71,7 +81,9 @@ def _accuracy(top1, protocol, num_clips=None, num_crops=None, sampling="segment"
 
 
 _UNIFORM_1_CROP = "{} frames, 1 clip, centre crop 224 (uniform sampling)"
-_UNIFORM_10_CROP = "{} frames, 1 clip, 10 crops (uniform sampling; tsm-eval has no 10-crop protocol)"
+_UNIFORM_10_CROP = (
+    "{} frames, 1 clip, 10 crops (uniform sampling; tsm-eval has no 10-crop protocol)"
+)
 _DENSE_10_CLIPS = "{} frames x 10 clips, dense sampling, full resolution (3 crops of 256)"
 _CENTRE_1_CLIP = "{} frames, 1 clip, centre crop 224"
 _FULL_RES_2_CLIPS = "{} frames x 2 clips, full resolution (3 crops of 256)"
@@ -79,25 +91,45 @@ _FULL_RES_2_CLIPS = "{} frames x 2 clips, full resolution (3 crops of 256)"
 PRESETS = {
     "tsm_resnet50_kinetics400_8f": _release(
         "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth",
-        "Kinetics-400", "resnet50", 400, 8, "kinetics400",
-        [_accuracy(71.2, _UNIFORM_1_CROP.format(8), 1, 1),
-         _accuracy(72.8, _UNIFORM_10_CROP.format(8))],
+        "Kinetics-400",
+        "resnet50",
+        400,
+        8,
+        "kinetics400",
+        [
+            _accuracy(71.2, _UNIFORM_1_CROP.format(8), 1, 1),
+            _accuracy(72.8, _UNIFORM_10_CROP.format(8)),
+        ],
     ),
     "tsm_resnet50_kinetics400_16f": _release(
         "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment16_e50.pth",
-        "Kinetics-400", "resnet50", 400, 16, "kinetics400",
-        [_accuracy(72.6, _UNIFORM_1_CROP.format(16), 1, 1),
-         _accuracy(73.7, _UNIFORM_10_CROP.format(16))],
+        "Kinetics-400",
+        "resnet50",
+        400,
+        16,
+        "kinetics400",
+        [
+            _accuracy(72.6, _UNIFORM_1_CROP.format(16), 1, 1),
+            _accuracy(73.7, _UNIFORM_10_CROP.format(16)),
+        ],
     ),
     "tsm_resnet50_kinetics400_dense_8f": _release(
         "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e100_dense.pth",
-        "Kinetics-400", "resnet50", 400, 8, "kinetics400",
+        "Kinetics-400",
+        "resnet50",
+        400,
+        8,
+        "kinetics400",
         [_accuracy(74.1, _DENSE_10_CLIPS.format(8), 10, 3, "dense")],
         sampling="dense",
     ),
     "tsm_mobilenetv2_kinetics400_dense_8f": _release(
         "TSM_kinetics_RGB_mobilenetv2_shift8_blockres_avg_segment8_e100_dense.pth",
-        "Kinetics-400", "mobilenet_v2", 400, 8, "kinetics400",
+        "Kinetics-400",
+        "mobilenet_v2",
+        400,
+        8,
+        "kinetics400",
         [_accuracy(69.5, _DENSE_10_CLIPS.format(8), 10, 3, "dense")],
         sampling="dense",
     ),
@@ -105,52 +137,93 @@ PRESETS = {
     # (its frames never meet, so any count is the same network).
     "tsn_resnet50_kinetics400_8f": _release(
         "TSM_kinetics_RGB_resnet50_avg_segment5_e50.pth",
-        "Kinetics-400", "resnet50", 400, 8, "kinetics400",
-        [_accuracy(68.8, _UNIFORM_1_CROP.format(8), 1, 1),
-         _accuracy(69.9, _UNIFORM_10_CROP.format(8)),
-         _accuracy(70.6, _DENSE_10_CLIPS.format(8), 10, 3, "dense")],
+        "Kinetics-400",
+        "resnet50",
+        400,
+        8,
+        "kinetics400",
+        [
+            _accuracy(68.8, _UNIFORM_1_CROP.format(8), 1, 1),
+            _accuracy(69.9, _UNIFORM_10_CROP.format(8)),
+            _accuracy(70.6, _DENSE_10_CLIPS.format(8), 10, 3, "dense"),
+        ],
         shift_div=0,
     ),
     "tsm_resnet50_sthv1_8f": _release(
         "TSM_something_RGB_resnet50_shift8_blockres_avg_segment8_e45.pth",
-        "Something-Something V1", "resnet50", 174, 8, "something_something_v1",
-        [_accuracy(45.6, _CENTRE_1_CLIP.format(8), 1, 1),
-         _accuracy(47.2, _FULL_RES_2_CLIPS.format(8), 2, 3)],
+        "Something-Something V1",
+        "resnet50",
+        174,
+        8,
+        "something_something_v1",
+        [
+            _accuracy(45.6, _CENTRE_1_CLIP.format(8), 1, 1),
+            _accuracy(47.2, _FULL_RES_2_CLIPS.format(8), 2, 3),
+        ],
     ),
     "tsm_resnet50_sthv1_16f": _release(
         "TSM_something_RGB_resnet50_shift8_blockres_avg_segment16_e45.pth",
-        "Something-Something V1", "resnet50", 174, 16, "something_something_v1",
-        [_accuracy(47.2, _CENTRE_1_CLIP.format(16), 1, 1),
-         _accuracy(48.4, _FULL_RES_2_CLIPS.format(16), 2, 3)],
+        "Something-Something V1",
+        "resnet50",
+        174,
+        16,
+        "something_something_v1",
+        [
+            _accuracy(47.2, _CENTRE_1_CLIP.format(16), 1, 1),
+            _accuracy(48.4, _FULL_RES_2_CLIPS.format(16), 2, 3),
+        ],
     ),
     "tsm_resnet101_sthv1_8f": _release(
         "TSM_something_RGB_resnet101_shift8_blockres_avg_segment8_e45.pth",
-        "Something-Something V1", "resnet101", 174, 8, "something_something_v1",
-        [_accuracy(46.9, _CENTRE_1_CLIP.format(8), 1, 1),
-         _accuracy(48.7, _FULL_RES_2_CLIPS.format(8), 2, 3)],
+        "Something-Something V1",
+        "resnet101",
+        174,
+        8,
+        "something_something_v1",
+        [
+            _accuracy(46.9, _CENTRE_1_CLIP.format(8), 1, 1),
+            _accuracy(48.7, _FULL_RES_2_CLIPS.format(8), 2, 3),
+        ],
     ),
     "tsm_resnet50_sthv2_8f": _release(
         "TSM_somethingv2_RGB_resnet50_shift8_blockres_avg_segment8_e45.pth",
-        "Something-Something V2", "resnet50", 174, 8, "something_something_v2",
+        "Something-Something V2",
+        "resnet50",
+        174,
+        8,
+        "something_something_v2",
         [_accuracy(61.2, _FULL_RES_2_CLIPS.format(8), 2, 3)],
     ),
     "tsm_resnet50_sthv2_16f": _release(
         "TSM_somethingv2_RGB_resnet50_shift8_blockres_avg_segment16_e45.pth",
-        "Something-Something V2", "resnet50", 174, 16, "something_something_v2",
+        "Something-Something V2",
+        "resnet50",
+        174,
+        16,
+        "something_something_v2",
         [_accuracy(63.1, _FULL_RES_2_CLIPS.format(16), 2, 3)],
     ),
     "tsm_resnet101_sthv2_8f": _release(
         "TSM_somethingv2_RGB_resnet101_shift8_blockres_avg_segment8_e45.pth",
-        "Something-Something V2", "resnet101", 174, 8, "something_something_v2",
+        "Something-Something V2",
+        "resnet101",
+        174,
+        8,
+        "something_something_v2",
         [_accuracy(63.3, _FULL_RES_2_CLIPS.format(8), 2, 3)],
     ),
     # online_demo/: 1/8 of the channels shifted from the past only; one frame
     # per step, resized to 256 and centre-cropped to 224 (online_demo/main.py).
     "tsm_mobilenetv2_jester_online": _release(
         "mobilenetv2_jester_online.pth.tar",
-        "Jester (27 gestures)", "mobilenet_v2", 27, 8, "jester",
+        "Jester (27 gestures)",
+        "mobilenet_v2",
+        27,
+        8,
+        "jester",
         [_accuracy(None, "not reported by the authors")],
-        sampling="online (every frame, streamed)", bidirectional=False,
+        sampling="online (every frame, streamed)",
+        bidirectional=False,
     ),
 }
 
@@ -175,12 +248,16 @@ def _torchvision(file_name, backbone, top1):
         },
         "labels": None,  # ImageNet's class names are not shipped with tsm_tf.
         "preprocessing": _preprocessing("per image", 1),
-        "accuracy": [_accuracy(top1, "ImageNet val, 1 image, resize 256, centre crop 224 (torchvision)")],
+        "accuracy": [
+            _accuracy(top1, "ImageNet val, 1 image, resize 256, centre crop 224 (torchvision)")
+        ],
     }
 
 
-PRESETS.update({
-    "resnet50_imagenet": _torchvision("resnet50-0676ba61.pth", "resnet50", 76.13),
-    "resnet101_imagenet": _torchvision("resnet101-63fe2227.pth", "resnet101", 77.374),
-    "mobilenetv2_imagenet": _torchvision("mobilenet_v2-b0353104.pth", "mobilenet_v2", 71.878),
-})
+PRESETS.update(
+    {
+        "resnet50_imagenet": _torchvision("resnet50-0676ba61.pth", "resnet50", 76.13),
+        "resnet101_imagenet": _torchvision("resnet101-63fe2227.pth", "resnet101", 77.374),
+        "mobilenetv2_imagenet": _torchvision("mobilenet_v2-b0353104.pth", "mobilenet_v2", 71.878),
+    }
+)

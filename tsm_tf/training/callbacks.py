@@ -93,7 +93,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             # The same model as last.keras: a file copy instead of a second save.
             with atomic_path(os.path.join(self.run_dir, BEST_MODEL)) as temporary:
                 shutil.copyfile(last_path, temporary)
-            logging.info("Epoch %d: %s improved to %.4f, saved %s", epoch + 1, monitor, value, BEST_MODEL)
+            logging.info(
+                "Epoch %d: %s improved to %.4f, saved %s", epoch + 1, monitor, value, BEST_MODEL
+            )
         state = {
             "epochs_completed": epoch + 1,
             "best": self.best,
@@ -157,4 +159,11 @@ class StepProgress(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         loss_text = "" if loss is None else f", loss {float(loss):.4f}"
         total = f"/{self.steps_per_epoch}" if self.steps_per_epoch else ""
-        logging.info("Epoch %d: step %d%s%s (%.0f s)", self._epoch + 1, batch + 1, total, loss_text, now - self._start)
+        logging.info(
+            "Epoch %d: step %d%s%s (%.0f s)",
+            self._epoch + 1,
+            batch + 1,
+            total,
+            loss_text,
+            now - self._start,
+        )

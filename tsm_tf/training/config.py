@@ -109,7 +109,9 @@ class TrainConfig:
         for name, switch in (("flip_label_swaps", "flip"), ("reverse_label_swaps", "reverse_time")):
             _check_label_swaps(name, getattr(self, name), switch, getattr(self, switch))
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}")
+            raise ValueError(
+                f"`label_smoothing` must be in [0, 1). Received: {self.label_smoothing}"
+            )
         if self.warmup_epochs < 0 or self.warmup_epochs >= self.epochs:
             raise ValueError(
                 f"`warmup_epochs` must be in [0, epochs={self.epochs}). Received: {self.warmup_epochs}"
@@ -117,7 +119,9 @@ class TrainConfig:
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"`clip_norm` must be positive or None. Received: {self.clip_norm}")
         if self.scaled_learning_rate <= 0:
-            raise ValueError(f"The learning rate must be positive. Received: {self.scaled_learning_rate}")
+            raise ValueError(
+                f"The learning rate must be positive. Received: {self.scaled_learning_rate}"
+            )
 
     @property
     def flip_label_map(self) -> dict[int, int]:
@@ -150,7 +154,8 @@ class TrainConfig:
 def _check_label_swaps(name, swaps, switch, switched_on):
     swapped = [label for pair in swaps for label in pair]
     well_formed = all(
-        len(pair) == 2 and all(isinstance(label, int) and label >= 0 for label in pair) for pair in swaps
+        len(pair) == 2 and all(isinstance(label, int) and label >= 0 for label in pair)
+        for pair in swaps
     )
     if not well_formed or len(set(swapped)) != len(swapped):
         raise ValueError(
@@ -158,4 +163,6 @@ def _check_label_swaps(name, swaps, switch, switched_on):
             f"e.g. ((0, 1), (6, 7)). Received: {swaps!r}"
         )
     if swaps and not switched_on:
-        raise ValueError(f"`{name}` only applies with `{switch}=True`; turn it on or drop the swaps.")
+        raise ValueError(
+            f"`{name}` only applies with `{switch}=True`; turn it on or drop the swaps."
+        )

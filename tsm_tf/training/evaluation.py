@@ -69,10 +69,14 @@ def evaluate(
         raise ValueError(f"No videos found in {file_pattern!r}.")
     scores = np.concatenate(scores)
     truths = np.concatenate(truths).astype(int)
-    return summarize(scores, truths, labels, protocol={"num_clips": num_clips, "num_crops": num_crops})
+    return summarize(
+        scores, truths, labels, protocol={"num_clips": num_clips, "num_crops": num_crops}
+    )
 
 
-def summarize(scores: np.ndarray, truths: np.ndarray, labels: list[str], protocol: dict | None = None) -> dict:
+def summarize(
+    scores: np.ndarray, truths: np.ndarray, labels: list[str], protocol: dict | None = None
+) -> dict:
     """Top-1, top-5, per-class accuracy and the confusion matrix of video scores."""
     num_classes = scores.shape[1]
     predictions = scores.argmax(axis=1)
@@ -136,14 +140,23 @@ def save_confusion_png(confusion: np.ndarray, labels: list[str], path: str) -> N
         axes.set_xlabel("predicted class", fontsize=title_size)
         axes.set_ylabel("true class", fontsize=title_size)
         axes.set_title(
-            f"Confusion matrix: top-1 {100 * accuracy:.1f}% on {num_videos} videos", fontsize=title_size
+            f"Confusion matrix: top-1 {100 * accuracy:.1f}% on {num_videos} videos",
+            fontsize=title_size,
         )
         if num_classes <= 20:
             for row in range(num_classes):
                 for column in range(num_classes):
                     if confusion[row, column]:
                         color = "white" if rates[row, column] > 0.5 else "black"
-                        axes.text(column, row, str(confusion[row, column]), ha="center", va="center", color=color, fontsize=8)
+                        axes.text(
+                            column,
+                            row,
+                            str(confusion[row, column]),
+                            ha="center",
+                            va="center",
+                            color=color,
+                            fontsize=8,
+                        )
         figure.tight_layout()
         with atomic_path(path) as temporary:
             figure.savefig(temporary, format="png")

@@ -20,10 +20,19 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         decay_rate: the step-decay factor.
     """
 
-    def __init__(self, peak_learning_rate, total_steps, warmup_steps=0, schedule="cosine",
-                 decay_steps=(), decay_rate=0.1):
+    def __init__(
+        self,
+        peak_learning_rate,
+        total_steps,
+        warmup_steps=0,
+        schedule="cosine",
+        decay_steps=(),
+        decay_rate=0.1,
+    ):
         if schedule not in ("cosine", "step"):
-            raise ValueError(f"`schedule` must be 'cosine' or 'step'. Received: schedule={schedule!r}")
+            raise ValueError(
+                f"`schedule` must be 'cosine' or 'step'. Received: schedule={schedule!r}"
+            )
         if total_steps <= 0 or not 0 <= warmup_steps < total_steps:
             raise ValueError(
                 "Expected 0 <= warmup_steps < total_steps. Received: "

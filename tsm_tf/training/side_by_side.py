@@ -33,11 +33,15 @@ def train_side_by_side(configs):
     """
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // len(configs))
-    consoles = {name: os.path.join(config.run_dir, "console.log") for name, config in configs.items()}
+    consoles = {
+        name: os.path.join(config.run_dir, "console.log") for name, config in configs.items()
+    }
     processes, started = {}, time.time()
     for name, config in configs.items():
         os.makedirs(config.run_dir, exist_ok=True)
-        processes[name] = context.Process(target=_train_quietly, args=(config, threads, consoles[name]), name=name)
+        processes[name] = context.Process(
+            target=_train_quietly, args=(config, threads, consoles[name]), name=name
+        )
         processes[name].start()
     seconds, reported = {}, {}
     while len(seconds) < len(processes):
@@ -54,11 +58,14 @@ def train_side_by_side(configs):
         progress = {name: validation_accuracies(config.run_dir) for name, config in configs.items()}
         if progress != reported:
             reported = progress
-            print("  ".join(
-                f"{name.upper()} epoch {len(accuracies)}/{configs[name].epochs}"
-                + (f" val {accuracies[-1]:.1%}" if accuracies else "")
-                for name, accuracies in progress.items()
-            ), flush=True)
+            print(
+                "  ".join(
+                    f"{name.upper()} epoch {len(accuracies)}/{configs[name].epochs}"
+                    + (f" val {accuracies[-1]:.1%}" if accuracies else "")
+                    for name, accuracies in progress.items()
+                ),
+                flush=True,
+            )
     return seconds
 
 

@@ -127,12 +127,17 @@ def _train(config):
             if "random_states" in state:
                 restore_random_states(model, state["random_states"])
             else:
-                logging.warning("%s predates saved random states: dropout restarts its draws.", config.run_dir)
+                logging.warning(
+                    "%s predates saved random states: dropout restarts its draws.", config.run_dir
+                )
             logging.info("Resuming %s after epoch %d.", config.run_dir, initial_epoch)
 
     nan_stop = StopOnNaN()
     monitor = "val_accuracy" if validation_data is not None else "accuracy"
-    callbacks = [nan_stop, RunCheckpoint(config.run_dir, monitor, state and state["best"], save=chief)]
+    callbacks = [
+        nan_stop,
+        RunCheckpoint(config.run_dir, monitor, state and state["best"], save=chief),
+    ]
     if chief:
         callbacks += [
             keras.callbacks.CSVLogger(os.path.join(config.run_dir, CSV_LOG), append=bool(state)),
@@ -146,7 +151,9 @@ def _train(config):
         # Keras warns "Your input ran out of data" at the end of every first
         # pass over a dataset of unknown length. That is how an epoch of a
         # multi-worker run ends (one pass; see _make_datasets), not a fault.
-        warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Your input ran out of data", category=UserWarning
+        )
         history = model.fit(
             train_data,
             epochs=config.epochs,
@@ -276,7 +283,9 @@ def _make_datasets(config, strategy, initial_epoch=0):
         ]
         train_data = functools.reduce(tf.data.Dataset.concatenate, epochs)
     else:
-        train_data = make_dataset(config.train_pattern, seed=config.seed, repeat=True if steps else None, **training)
+        train_data = make_dataset(
+            config.train_pattern, seed=config.seed, repeat=True if steps else None, **training
+        )
     validation_data = None
     if config.validation_pattern:
         drop_remainder = strategy.num_replicas_in_sync > 1
@@ -288,7 +297,9 @@ def _make_datasets(config, strategy, initial_epoch=0):
         )
         if single_worker:
             batches = _count_batches(config.validation_pattern, config.batch_size, drop_remainder)
-            validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(batches))
+            validation_data = validation_data.apply(
+                tf.data.experimental.assert_cardinality(batches)
+            )
     return train_data, validation_data, steps
 
 
@@ -323,9 +334,11 @@ def _work_around_keras_multi_worker_bugs(model, strategy):
         if iterator is not None:
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
-                    lambda value: strategy.experimental_local_results(value)[0]
-                    if isinstance(value, tf.distribute.DistributedValues)
-                    else value,
+                    lambda value: (
+                        strategy.experimental_local_results(value)[0]
+                        if isinstance(value, tf.distribute.DistributedValues)
+                        else value
+                    ),
                     next(batches),
                 )
                 break
@@ -402,7 +415,9 @@ def _zero_init_residual_branches(model):
 
 def _freeze_all_but_first_batch_norm(model):
     """TSN's partial batch norm: every BN but the first runs on its stored statistics."""
-    batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    batch_norms = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     for layer in batch_norms[1:]:
         layer.trainable = False
 

@@ -70,7 +70,9 @@ def write_atomically(path, data: bytes | str) -> None:
     """Writes `data` (bytes, or text as UTF-8) to `path` atomically."""
     with atomic_path(path) as temporary:
         mode = "wb" if isinstance(data, bytes) else "w"
-        with open(temporary, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
+        with open(
+            temporary, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})
+        ) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

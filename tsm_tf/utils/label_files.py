@@ -46,7 +46,9 @@ def _json_labels(data, path):
     if isinstance(data, dict):
         ordered = sorted(data.items(), key=lambda item: int(item[1]))
         if [int(index) for _, index in ordered] != list(range(len(ordered))):
-            raise ValueError(f"{path!r}: label indices must be 0 .. {len(ordered) - 1} with no gaps.")
+            raise ValueError(
+                f"{path!r}: label indices must be 0 .. {len(ordered) - 1} with no gaps."
+            )
         return [name for name, _ in ordered]
     raise ValueError(f"{path!r}: expected a JSON list of names or a {{name: index}} object.")
 
