@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 
 from absl import app
@@ -226,7 +227,9 @@ def main(argv):
     print(f"  streaming model: {tflite_path} (+ {os.path.splitext(tflite_path)[0]}.json)")
     print(f"  summary:         {summary_path}")
     print(f"  TensorBoard:     tensorboard --logdir {out_dir}")
-    print(f"  try it live:     tsm-web --model={tflite_path}  (then open the printed URL)")
+    # The console script sits beside this interpreter (.venv/bin after `make demo`), maybe off PATH.
+    web_command = os.path.join(os.path.dirname(sys.executable), "tsm-web")
+    print(f"  try it live:     {web_command} --model={tflite_path}  (then open the printed URL)")
 
 
 if __name__ == "__main__":
