@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import sys
-import warnings
 
 import keras
 import numpy as np
@@ -100,10 +99,7 @@ def _train(config):
 
     labels = load_labels(config.train_pattern)
     _check_label_swaps(config, labels)
-    train_data, validation_data, fit_steps = _make_datasets(config, strategy, initial_epoch)
-    # A multi-worker pass has no count (fit_steps None); the schedule then
-    # takes a whole pass's batches.
-    steps_per_epoch = fit_steps or _count_batches(config.train_pattern, config.batch_size, True)
+    train_data, validation_data, steps_per_epoch = _make_datasets(config, strategy, initial_epoch)
     with strategy.scope():
         model = _build_model(config, labels)
         model.compile(
@@ -119,6 +115,7 @@ def _train(config):
             strategy, tf.distribute.MultiWorkerMirroredStrategy
         ):
             _synchronize_batch_norm(model)
+            _clip_summed_gradients(model.optimizer)
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             _work_around_keras_multi_worker_bugs(model, strategy)
         if state:
@@ -144,28 +141,21 @@ def _train(config):
             keras.callbacks.TensorBoard(os.path.join(config.run_dir, TENSORBOARD_DIR)),
         ]
     if chief and not sys.stdout.isatty():
-        callbacks.append(StepProgress(fit_steps or steps_per_epoch))
+        callbacks.append(StepProgress(steps_per_epoch))
     _save_config(config, chief)
     logging.info("Training %s: the first steps also build the graph.", config.run_dir)
-    with warnings.catch_warnings():
-        # Keras warns "Your input ran out of data" at the end of every first
-        # pass over a dataset of unknown length. That is how an epoch of a
-        # multi-worker run ends (one pass; see _make_datasets), not a fault.
-        warnings.filterwarnings(
-            "ignore", message="Your input ran out of data", category=UserWarning
-        )
-        history = model.fit(
-            train_data,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=fit_steps,
-            validation_data=validation_data,
-            validation_steps=config.validation_steps,
-            shuffle=False,  # the dataset shuffles itself (Keras cannot shuffle a tf.data.Dataset)
-            callbacks=callbacks,
-            # Progress bars on a terminal; one line per epoch in a log file.
-            verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
-        )
+    history = model.fit(
+        train_data,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation_data,
+        validation_steps=config.validation_steps,
+        shuffle=False,  # the dataset shuffles itself (Keras cannot shuffle a tf.data.Dataset)
+        callbacks=callbacks,
+        # Progress bars on a terminal; one line per epoch in a log file.
+        verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
+    )
     if nan_stop.message:
         raise FloatingPointError(nan_stop.message)
     final_state = read_state(config.run_dir) or {}
@@ -206,19 +196,27 @@ def _save_config(config, chief):
 
 
 def _make_datasets(config, strategy, initial_epoch=0):
-    """Training and validation datasets with the global batch size, and the steps of an epoch.
+    """Training and validation datasets, and the steps of an epoch.
 
-    Under a tf.distribute strategy Keras distributes them itself: it splits
-    each global batch between replicas and auto-shards the input so that each
-    worker reads its own shards (or every n-th batch).
-
-    On a single worker an epoch is one pass's count of whole batches (or
+    An epoch is one pass's count of whole batches (or
     `config.steps_per_epoch`). The training data is the epochs from
     `initial_epoch` on, one after another in one dataset, so Keras keeps one
     iterator for the whole run; epoch k is a pass of its own, shuffled and
     augmented from `(config.seed, k)` (`_epoch_seed`), so a resumed run reads
-    the clips an uninterrupted one would have. The validation data declares
-    its length.
+    the clips an uninterrupted one would have.
+
+    On several workers (`MultiWorkerMirroredStrategy`) each worker builds
+    that dataset itself (`distribute_datasets_from_function`): it reads its
+    own shards (`make_dataset(..., input_context=...)`), in batches of its
+    replicas' part of the global batch, and every worker takes the same
+    number of steps, the whole batches of the worker with the fewest clips
+    (`_count_worker_batches`). With balanced shards that is the steps of one
+    worker with the same global batch, so two workers train as one does.
+    Keras's own distribution of a dataset would shard it by data, not by
+    file: each worker then got fewer batches than its share (4 clips in two
+    shards, a global batch of 4: no batch at all). On one worker with
+    several replicas (`"mirrored"`) Keras splits each global batch.
+
     Keras runs a dataset of unknown length until it raises end-of-data and
     releases that spent iterator when the next pass begins, and the release
     stalled for 4.6-5.7 s at random: in 7 of 12 validation passes of two demo
@@ -227,9 +225,7 @@ def _make_datasets(config, strategy, initial_epoch=0):
     finite training dataset of declared length still took about 4 s longer
     in some epochs of a full `make demo`; a repeating one, in a timing script
     of two trainings side by side, stalled in none of the 12 epochs after the
-    first (which traces the model). Each worker of a multi-worker run
-    reads only its part of the data, so there a pass has no count: an epoch
-    is one pass of unknown length.
+    first (which traces the model).
 
     Both datasets run with tf.data's autotuning off (`make_dataset(...,
     autotune=False)`: `AUTOTUNE` settings keep their starting values). With it on, releasing a long-lived
@@ -244,7 +240,7 @@ def _make_datasets(config, strategy, initial_epoch=0):
 
     Returns:
         `(train_data, validation_data or None, steps)`: `steps` is what
-        `fit` takes as `steps_per_epoch` (None for one pass).
+        `fit` takes as `steps_per_epoch`.
     """
     from tsm_tf.data import make_dataset
 
@@ -252,6 +248,8 @@ def _make_datasets(config, strategy, initial_epoch=0):
     steps = config.steps_per_epoch
     if steps is None and single_worker:
         steps = _count_batches(config.train_pattern, config.batch_size, drop_remainder=True)
+    elif steps is None:
+        steps = _count_worker_batches(config.train_pattern, config.batch_size, strategy)
     common = dict(
         num_segments=config.num_segments,
         image_size=config.image_size,
@@ -270,22 +268,25 @@ def _make_datasets(config, strategy, initial_epoch=0):
         # Parallel reads and maps in a fixed order: the same seed gives the same batches.
         deterministic=True,
     )
-    if single_worker:
+
+    def make_training_data(input_context=None):
         epochs = [
             make_dataset(
                 config.train_pattern,
                 seed=_epoch_seed(config.seed, epoch),
                 # A configured epoch may be longer than a pass.
                 repeat=True if config.steps_per_epoch else None,
+                input_context=input_context,
                 **training,
             ).take(steps)
             for epoch in range(initial_epoch, max(config.epochs, initial_epoch + 1))
         ]
-        train_data = functools.reduce(tf.data.Dataset.concatenate, epochs)
+        return functools.reduce(tf.data.Dataset.concatenate, epochs)
+
+    if single_worker:
+        train_data = make_training_data()
     else:
-        train_data = make_dataset(
-            config.train_pattern, seed=config.seed, repeat=True if steps else None, **training
-        )
+        train_data = strategy.distribute_datasets_from_function(make_training_data)
     validation_data = None
     if config.validation_pattern:
         drop_remainder = strategy.num_replicas_in_sync > 1
@@ -303,6 +304,42 @@ def _make_datasets(config, strategy, initial_epoch=0):
     return train_data, validation_data, steps
 
 
+def _count_worker_batches(file_pattern, batch_size, strategy):
+    """Whole batches of the worker with the fewest training clips, as `make_dataset` splits them.
+
+    Each worker reads the shards `files[worker::num_workers]` (every
+    num_workers-th clip when there are fewer shards than workers) in batches
+    of `batch_size // num_workers` clips (its replicas' part of the global
+    batch).
+    """
+    from tsm_tf.data.records import list_shards
+
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    # One input pipeline per worker; a chief, where there is one, is a worker too.
+    num_workers = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    if batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"batch_size={batch_size} does not split evenly between the "
+            f"{strategy.num_replicas_in_sync} replicas of {num_workers} workers. "
+            "Choose a multiple of the number of replicas."
+        )
+    worker_batch = batch_size // num_workers
+    files = list_shards(file_pattern)
+    videos = [sum(1 for _ in tf.data.TFRecordDataset(path)) for path in files]
+    if len(files) >= num_workers:
+        per_worker = [sum(videos[worker::num_workers]) for worker in range(num_workers)]
+    else:
+        per_worker = [len(range(worker, sum(videos), num_workers)) for worker in range(num_workers)]
+    batches = min(per_worker) // worker_batch
+    if batches == 0:
+        raise ValueError(
+            f"{file_pattern!r} gives a worker {min(per_worker)} videos (of {sum(videos)} in "
+            f"{len(files)} shards for {num_workers} workers), fewer than its batch of {worker_batch}. "
+            "Lower --batch_size, or write at least one shard per worker with more videos."
+        )
+    return batches
+
+
 def _epoch_seed(seed, epoch):
     """The seed of epoch `epoch`'s shuffling and augmentation in a run seeded with `seed`."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
@@ -318,6 +355,38 @@ def _synchronize_batch_norm(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.synchronized = True
+
+
+def _clip_summed_gradients(optimizer):
+    """Clips the gradient summed over replicas, as one device clips its gradient.
+
+    Keras clips each replica's part of the gradient before it sums the parts
+    (`BaseOptimizer.apply`, then the TensorFlow optimizer's
+    `_backend_update_step`): with a global-norm clip each part is cut to the
+    bound, so their sum could reach the bound times the replicas, and parts
+    cut by different factors no longer add up to the gradient's direction.
+    Here the parts are summed first and the sum clipped; Keras's own sum, a
+    second one, is skipped. Only this optimizer instance changes.
+    """
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a LossScaleOptimizer
+    keras_clip = optimizer._clip_gradients
+    keras_sum = optimizer._all_reduce_sum_gradients
+
+    def clip(gradients):
+        context = tf.distribute.get_replica_context()
+        if context is None:
+            return keras_clip(gradients)
+        present = [gradient for gradient in gradients if gradient is not None]
+        summed = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, present) if present else [])
+        return keras_clip([None if gradient is None else next(summed) for gradient in gradients])
+
+    def already_summed(gradients_and_variables):
+        if tf.distribute.get_replica_context() is None:
+            return keras_sum(gradients_and_variables)
+        return list(gradients_and_variables)
+
+    optimizer._clip_gradients = clip
+    optimizer._all_reduce_sum_gradients = already_summed
 
 
 def _work_around_keras_multi_worker_bugs(model, strategy):
