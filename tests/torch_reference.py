@@ -116,17 +116,21 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet50(nn.Module):
-    """torchvision's ResNet50 module tree; `base_width` 64 is the real one."""
+RESNET_STAGE_BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
 
-    def __init__(self, num_classes=1000, base_width=64):
+
+class ResNet(nn.Module):
+    """torchvision's ResNet module tree for any bottleneck depth (`resnet101`: 3, 4, 23, 3)."""
+
+    def __init__(self, blocks_per_stage, num_classes=1000, base_width=64):
         super().__init__()
         self.conv1 = nn.Conv2d(3, base_width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(base_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         in_channels = base_width
-        for stage, (blocks, stride) in enumerate(((3, 1), (4, 2), (6, 2), (3, 2)), 1):
+        for stage, blocks in enumerate(blocks_per_stage, 1):
+            stride = 1 if stage == 1 else 2
             width = base_width * 2 ** (stage - 1)
             layers = []
             for index in range(blocks):
@@ -140,6 +144,13 @@ class ResNet50(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class ResNet50(ResNet):
+    """torchvision's ResNet50 module tree; `base_width` 64 is the real one."""
+
+    def __init__(self, num_classes=1000, base_width=64):
+        super().__init__(RESNET_STAGE_BLOCKS["resnet50"], num_classes, base_width)
 
 
 def add_resnet_shift(net, num_segments, shift_div=8):
@@ -492,38 +503,6 @@ def normalize_frames(frames):
 
 
 # ---------------------------------------------------------------- deeper ResNets
-# Kept apart from ResNet50 above so that edits to either merge cleanly.
-
-RESNET_STAGE_BLOCKS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
-
-
-class ResNet(nn.Module):
-    """torchvision's ResNet module tree for any bottleneck depth (`resnet101`: 3, 4, 23, 3)."""
-
-    def __init__(self, blocks_per_stage, num_classes=1000, base_width=64):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, base_width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(base_width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        in_channels = base_width
-        for stage, blocks in enumerate(blocks_per_stage, 1):
-            stride = 1 if stage == 1 else 2
-            width = base_width * 2 ** (stage - 1)
-            layers = []
-            for index in range(blocks):
-                layers.append(Bottleneck(in_channels, width, stride if index == 0 else 1))
-                in_channels = width * 4
-            setattr(self, f"layer{stage}", nn.Sequential(*layers))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(in_channels, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
 def add_resnet_shift_blockres(net, num_segments, shift_div=8):
     """make_temporal_shift(place="blockres") of the release, ops/temporal_shift.py:
     with 23 or more blocks in layer3, n_round = 2 and only blocks whose index
