@@ -111,19 +111,57 @@ def test_training_step_and_mixed_precision():
     assert np.all(np.isfinite(history.history["loss"]))
 
 
-def test_gradient_is_the_inverse_shift():
-    """The shift is linear: its gradient moves upstream gradients the other way."""
-    frames = tf.constant(np.random.default_rng(0).normal(size=(4, 1, 1, 8)), tf.float32)
-    layer = tsm_tf.TemporalShift(4)
-    with tf.GradientTape() as tape:
-        tape.watch(frames)
-        out = layer(frames)
-        loss = tf.reduce_sum(out * tf.reshape(tf.range(32, dtype=tf.float32), (4, 1, 1, 8)))
-    grad = tape.gradient(loss, frames).numpy()
-    weights = np.arange(32, dtype="float32").reshape(4, 1, 1, 8)
-    # Channel 0 of frame t feeds channel 0 of frame t-1.
-    assert grad[1:, 0, 0, 0].tolist() == weights[:-1, 0, 0, 0].tolist()
-    assert grad[0, 0, 0, 0] == 0.0
+def numpy_shift_matrix(num_segments, channels, shift_div, bidirectional):
+    """The shift of one pixel's clip as a dense matrix, one NumPy shift per basis vector."""
+    size = num_segments * channels
+    columns = [
+        numpy_shift(
+            basis.reshape(num_segments, 1, 1, channels), num_segments, shift_div, bidirectional
+        )
+        for basis in np.eye(size, dtype="float32")
+    ]
+    return np.stack([column.reshape(size) for column in columns], axis=1)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+@pytest.mark.parametrize("num_segments, channels, shift_div", [(4, 16, 8), (3, 10, 4), (5, 19, 8)])
+@pytest.mark.parametrize("compile_mode", ["eager", "graph", "jit"])
+def test_gradient_is_the_transposed_shift(
+    num_segments, channels, shift_div, bidirectional, compile_mode
+):
+    """The shift is linear, so the gradient of `sum(shift(x) * w)` is `S^T w`, exactly."""
+    rng = np.random.default_rng(1)
+    batch, height, width = 2, 3, 2
+    frames = tf.constant(
+        rng.normal(size=(batch * num_segments, height, width, channels)), "float32"
+    )
+    weights = rng.normal(size=frames.shape).astype("float32")
+    layer = tsm_tf.TemporalShift(num_segments, shift_div=shift_div, bidirectional=bidirectional)
+
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * weights)
+        return tape.gradient(loss, x)
+
+    if compile_mode != "eager":
+        signature = [tf.TensorSpec((None, None, None, channels))]
+        gradient = tf.function(
+            gradient, jit_compile=compile_mode == "jit", input_signature=signature
+        )
+    shift_matrix = numpy_shift_matrix(num_segments, channels, shift_div, bidirectional)
+    # Per pixel, the weights as (clip, time * channels) vectors.
+    pixel_weights = weights.reshape(batch, num_segments, height * width, channels)
+    pixel_weights = pixel_weights.transpose(0, 2, 1, 3).reshape(-1, num_segments * channels)
+    expected = pixel_weights @ shift_matrix
+    expected = expected.reshape(batch, height * width, num_segments, channels).transpose(0, 2, 1, 3)
+    expected = expected.reshape(frames.shape)
+    np.testing.assert_array_equal(gradient(frames).numpy(), expected)
+    # A gradient shifting the same way as the forward pass (a transposition bug) is far off.
+    same_direction = pixel_weights @ shift_matrix.T
+    same_direction = same_direction.reshape(batch, height * width, num_segments, channels)
+    same_direction = same_direction.transpose(0, 2, 1, 3).reshape(frames.shape)
+    assert np.abs(same_direction - expected).max() > 1.0
 
 
 def test_graph_and_jit():

@@ -96,25 +96,39 @@ class TemporalShift(keras.layers.Layer):
 
     def call(self, inputs):
         self._check_batch(inputs.shape[0])
-        _, height, width, channels = ops.shape(inputs)
-        fold = inputs.shape[-1] // self.shift_div
-        clips = ops.reshape(inputs, (-1, self.num_segments, height, width, channels))
-        # Split the channels first and shift only the small parts: the
-        # gradient of a split is a concatenation, whereas slicing the whole
-        # tensor makes the backward pass pad every slice back to full size.
-        no_padding = [0, 0]
-        pad_after = [no_padding, [0, 1], no_padding, no_padding, no_padding]
-        pad_before = [no_padding, [1, 0], no_padding, no_padding, no_padding]
+
+        # The shift is a linear map whose transpose is the opposite shift, so
+        # the backward pass runs one shift instead of differentiating slices,
+        # pads and a concatenation (half the shift's share of a training step,
+        # benchmarks/benchmark_shift.py).
+        @ops.custom_gradient
+        def shift(frames):
+            def gradient(*args, upstream=None):
+                if upstream is None:
+                    (upstream,) = args
+                return self._move(upstream, reverse=True)
+
+            return self._move(frames, reverse=False), gradient
+
+        return shift(inputs)
+
+    def _move(self, frames, reverse):
+        """The shift (`reverse=False`) or its transpose, the opposite shift."""
+        _, height, width, channels = ops.shape(frames)
+        fold = frames.shape[-1] // self.shift_div
+        clips = ops.reshape(frames, (-1, self.num_segments, height, width, channels))
         if self.bidirectional:
-            to_future, to_past, rest = ops.split(clips, [fold, 2 * fold], axis=-1)
-            from_future = ops.pad(to_future[:, 1:], pad_after)
-            from_past = ops.pad(to_past[:, :-1], pad_before)
-            parts = [from_future, from_past, rest]
+            parts = [
+                from_neighbour(clips[..., :fold], step=-1 if reverse else 1),
+                from_neighbour(clips[..., fold : 2 * fold], step=1 if reverse else -1),
+                clips[..., 2 * fold :],
+            ]
         else:
-            to_past, rest = ops.split(clips, [fold], axis=-1)
-            parts = [ops.pad(to_past[:, :-1], pad_before), rest]
-        shifted = ops.concatenate(parts, axis=-1)
-        return ops.reshape(shifted, ops.shape(inputs))
+            parts = [
+                from_neighbour(clips[..., :fold], step=1 if reverse else -1),
+                clips[..., fold:],
+            ]
+        return ops.reshape(ops.concatenate(parts, axis=-1), ops.shape(frames))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -129,3 +143,14 @@ class TemporalShift(keras.layers.Layer):
             }
         )
         return config
+
+
+def from_neighbour(clips, step):
+    """Each frame takes the values of frame `t + step` (`step` is 1 or -1), zeros past the ends.
+
+    `clips` is `(batch, num_segments, height, width, channels)`.
+    """
+    no_padding = [0, 0]
+    if step == 1:
+        return ops.pad(clips[:, 1:], [no_padding, [0, 1], no_padding, no_padding, no_padding])
+    return ops.pad(clips[:, :-1], [no_padding, [1, 0], no_padding, no_padding, no_padding])
