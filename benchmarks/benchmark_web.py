@@ -2,9 +2,10 @@
 
 Usage:
     python benchmarks/benchmark_web.py [--model=model.tflite] [--num_frames=100] [--image_size=112]
+        [--precision=float32|int8]
 
 Without --model, exports a streaming MobileNetV2 x0.5 TSM (random weights: speed does not depend on
-them) at --image_size. Plays a rendered camera pan (320x240) as Chromium's fake webcam through the
+them) at --image_size and --precision (int8: full integer, calibrated on the rendered camera frames). Plays a rendered camera pan (320x240) as Chromium's fake webcam through the
 page served by tsm-web's server, reads the page's per-frame latency (resize and crop, quantization,
 the signature run, smoothing: what StreamingClassifier.classify times), then classifies the same
 number of frames with StreamingClassifier at 1 and 2 threads. Needs `npm ci` in web_demo and
@@ -25,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 WARMUP_FRAMES = 5
 
 
-def export_model(directory, image_size):
+def export_model(directory, image_size, precision):
     import tsm_tf
 
     model = tsm_tf.build_tsm(
@@ -38,7 +39,11 @@ def export_model(directory, image_size):
         dropout=0.0,
     )
     path = os.path.join(directory, "model.tflite")
-    tsm_tf.export_tflite(model, path, mode="streaming", precision="float32")
+    # int8 calibrates on consecutive camera frames (the exporter resizes and crops them).
+    representative = camera_frames(32) if precision == "int8" else None
+    tsm_tf.export_tflite(
+        model, path, mode="streaming", precision=precision, representative_data=representative
+    )
     return path
 
 
@@ -113,13 +118,21 @@ def main(argv=None):
     )
     parser.add_argument("--image_size", type=int, default=112)
     parser.add_argument(
+        "--precision",
+        choices=("float32", "int8"),
+        default="float32",
+        help="Precision of the exported model (without --model).",
+    )
+    parser.add_argument(
         "--num_frames", type=int, default=100, help="Timed frames per run (after 5 warm-up frames)."
     )
     args = parser.parse_args(argv)
     from tsm_tf.cli import web
+    from tsm_tf.lite.metadata import read_metadata
 
     with tempfile.TemporaryDirectory() as directory:
-        model_path = args.model or export_model(directory, args.image_size)
+        model_path = args.model or export_model(directory, args.image_size, args.precision)
+        precision = read_metadata(model_path)["precision"]
         frames = camera_frames(args.num_frames + WARMUP_FRAMES)
         y4m = os.path.join(directory, "camera.y4m")
         web.write_y4m(y4m, frames, frame_rate=25)
@@ -136,7 +149,8 @@ def main(argv=None):
                 )
             )
     print(
-        f"Per-frame latency, {os.path.basename(model_path)}, 320x240 frames, {args.num_frames} frames each:"
+        f"Per-frame latency, {os.path.basename(model_path)} ({precision}), 320x240 frames, "
+        f"{args.num_frames} frames each:"
     )
     for name, values in rows:
         print(

@@ -4,8 +4,8 @@
 2. The page, served by `tsm-web`'s server with the isolation headers, streams a video played
    as Chromium's fake webcam through LiteRT.js; its per-frame logits must equal
    `StreamingClassifier`'s on the same captured RGB frames, with 1 and 2 threads.
-3. Error cases: a non-streaming model, metadata that does not match the model, a denied camera,
-   and a full-int8 export (which LiteRT.js 2.5.3 cannot feed: the page must say so).
+   A full-int8 export (int8 frame, states and logits) gives the same top-1 on every frame.
+3. Error cases: a non-streaming model, metadata that does not match the model, a denied camera.
 
 Needs Node.js with npm (the test runs `npm ci` in web_demo/ when node_modules is missing) and
 Chromium at /usr/bin/chromium (`sudo apt-get install -y chromium`). Without them this test fails
@@ -71,15 +71,17 @@ def _camera_clip():
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """The golden vectors' float32 model, plus a clip export, mismatched metadata and an int8 export."""
+    """The golden vectors' float32 and full-int8 models, plus a clip export and mismatched metadata."""
     import keras
 
     from tsm_tf import build_tsm
     from tsm_tf import export_tflite
 
     directory = tmp_path_factory.mktemp("web_models")
-    golden.write_golden_vectors(str(directory / "golden"))
-    float_model = directory / "golden" / golden.MODEL_FILE
+    golden_dirs = [directory / "golden" / precision for precision in ("float32", "int8")]
+    for golden_dir in golden_dirs:
+        golden.write_golden_vectors(str(golden_dir), precision=golden_dir.name)
+    float_model = golden_dirs[0] / golden.MODEL_FILE
 
     keras.utils.set_random_seed(0)
     model = build_tsm(
@@ -92,25 +94,17 @@ def models(tmp_path_factory):
         labels=golden.LABELS,
     )
     export_tflite(model, str(directory / "clip.tflite"), mode="clip", precision="float32")
-    frames = golden.moving_frames(8, 40, 52)
-    export_tflite(
-        model,
-        str(directory / "int8.tflite"),
-        mode="streaming",
-        precision="int8",
-        representative_data=frames,
-    )
 
     # The float32 model with metadata whose last state has another name: it does not belong to it.
     shutil.copy(float_model, directory / "mismatch.tflite")
-    metadata = json.loads((directory / "golden" / "model.json").read_text())
+    metadata = json.loads((golden_dirs[0] / "model.json").read_text())
     metadata["states"][-1]["input"] = metadata["states"][-1]["output"] = "state_renamed"
     (directory / "mismatch.json").write_text(json.dumps(metadata))
     return {
-        "golden_dir": directory / "golden",
+        "golden_dirs": golden_dirs,
         "model": str(float_model),
         "clip": str(directory / "clip.tflite"),
-        "int8": str(directory / "int8.tflite"),
+        "int8": str(golden_dirs[1] / golden.MODEL_FILE),
         "mismatch": str(directory / "mismatch.tflite"),
     }
 
@@ -157,12 +151,15 @@ def browser_results(models, tmp_path_factory):
             "until": "records",
             "records": NUM_RECORDED,
         },
-        {
-            "name": "int8",
-            "url": url("int8", record=NUM_RECORDED),
-            "until": "records",
-            "records": NUM_RECORDED,
-        },
+        *(
+            {
+                "name": f"int8_threads_{threads}",
+                "url": url("int8", threads=threads, record=NUM_RECORDED),
+                "until": "records",
+                "records": NUM_RECORDED,
+            }
+            for threads in (1, 2)
+        ),
         {"name": "clip", "url": url("clip"), "until": "error"},
         {"name": "mismatch", "url": url("mismatch"), "until": "error"},
         {"name": "denied", "url": url("model"), "until": "error", "camera": "denied"},
@@ -206,7 +203,7 @@ def test_node_core_replays_golden_vectors(models):
     node = _node_tools()
     result = subprocess.run(
         [node, "--test", str(WEB_DEMO / "test")],
-        env={**os.environ, "TSM_GOLDEN": str(models["golden_dir"])},
+        env={**os.environ, "TSM_GOLDEN": os.pathsep.join(map(str, models["golden_dirs"]))},
         capture_output=True,
         text=True,
         timeout=120,
@@ -214,6 +211,8 @@ def test_node_core_replays_golden_vectors(models):
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "# fail 0" in output, f"node --test failed:\n{output}"
     assert "# pass 0" not in output
+    for golden_dir in models["golden_dirs"]:
+        assert f"golden vectors {golden_dir / golden.GOLDEN_FILE}" in output, output
 
 
 @pytest.mark.parametrize("scenario", ["threads_1", "threads_2"])
@@ -227,6 +226,7 @@ def test_page_logits_equal_streaming_classifier(browser_results, models, scenari
     assert len(frames) == NUM_RECORDED and frames[0].shape == (CAPTURE_HEIGHT, CAPTURE_WIDTH, 3)
     classifier = StreamingClassifier(models["model"], num_threads=1)
     python_logits = np.stack([classifier.classify(frame).logits for frame in frames])
+    print(f"{scenario}: largest logit gap {np.abs(page_logits - python_logits).max():.2g}")
     np.testing.assert_allclose(page_logits, python_logits, rtol=0, atol=1e-5)
     # Sensitivity: the logits move far beyond the tolerance from frame to frame, and with the
     # states zeroed before every frame (the states carried wrongly), so the comparison can fail.
@@ -239,11 +239,34 @@ def test_page_logits_equal_streaming_classifier(browser_results, models, scenari
     assert len(result["top3"]) == 3 and "ms" in result["latency"]
 
 
-def test_full_int8_export_gets_a_clear_message(browser_results):
-    # LiteRT.js 2.5.3's tensors are float32, int32 or uint8 only: an int8 model cannot be fed.
-    result = browser_results["int8"]
-    assert result["status"] == "error", result
-    assert "int8" in result["message"] and "dynamic_int8" in result["message"], result["message"]
+@pytest.mark.parametrize("scenario", ["int8_threads_1", "int8_threads_2"])
+def test_full_int8_page_top1_equals_streaming_classifier(browser_results, models, scenario):
+    result = browser_results[scenario]
+    assert result["status"] == "streaming" and not result["timedOut"], result
+    assert result["metadata"]["precision"] == "int8", result["metadata"]
+    frames, page_logits = _recorded_frames(result)
+    assert len(frames) == NUM_RECORDED
+    classifier = StreamingClassifier(models["int8"], num_threads=1)
+    python_logits = np.stack([classifier.classify(frame).logits for frame in frames])
+    output = classifier.metadata["output"]["quantization"]
+    gap_in_steps = np.abs(page_logits - python_logits).max() / output["scale"]
+    print(
+        f"{scenario}: top-1 {python_logits.argmax(1).tolist()}, largest logit gap to "
+        f"StreamingClassifier {gap_in_steps:.2f} int8 steps"
+    )
+    np.testing.assert_array_equal(page_logits.argmax(1), python_logits.argmax(1))
+    assert len(set(python_logits.argmax(1).tolist())) > 1, "a constant top-1 proves nothing"
+    # The same int8 kernels (XNNPACK) on both sides: at most one step apart (rounding), not just the same top-1.
+    assert gap_in_steps <= 1 + 1e-3, gap_in_steps
+    # Sensitivity: the states carried wrongly (zeroed before every frame) change the logits far
+    # beyond one int8 step, and the page's logits are int8 steps, dequantized by the metadata.
+    zeroed = []
+    for frame in frames:
+        classifier.reset()
+        zeroed.append(classifier.classify(frame).logits)
+    assert np.abs(np.stack(zeroed)[1:] - python_logits[1:]).max() > 3 * output["scale"]
+    steps = page_logits / output["scale"] + output["zero_point"]
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)
 
 
 def test_clip_model_is_refused(browser_results):

@@ -3,8 +3,9 @@
 // step, what the interpreter returned, and the Python client's smoothed scores. Every golden*.json
 // in DIR is replayed, each against the model.json of the model it names; states are paired by name.
 //
-// DIR comes from the environment variable TSM_GOLDEN (tests/test_web_demo.py sets it):
-//   TSM_GOLDEN=/tmp/golden node --test web_demo/test/
+// DIR comes from the environment variable TSM_GOLDEN (tests/test_web_demo.py sets it, with a float32
+// and a full-int8 set joined by the path delimiter):
+//   TSM_GOLDEN=/tmp/golden/float32:/tmp/golden/int8 node --test web_demo/test/
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -19,11 +20,12 @@ import {
   resizeAndCenterCrop,
 } from "../core/index.js";
 
-const directory = process.env.TSM_GOLDEN;
-if (!directory || !fs.existsSync(path.join(directory, "golden.json"))) {
+// Several directories (one golden set each, e.g. float32 and int8) are joined by the path delimiter.
+const directories = (process.env.TSM_GOLDEN ?? "").split(path.delimiter).filter(Boolean);
+if (directories.length === 0 || !directories.every((directory) => fs.existsSync(path.join(directory, "golden.json")))) {
   throw new Error(
-    "No golden vectors: set TSM_GOLDEN=DIR, a directory written by `python -m tsm_tf.cli.golden --output_dir DIR` " +
-      "(tests/test_web_demo.py does this).",
+    `No golden vectors in TSM_GOLDEN=${process.env.TSM_GOLDEN ?? ""}: set it to DIR (or DIR1${path.delimiter}DIR2), directories written by ` +
+      "`python -m tsm_tf.cli.golden --output_dir DIR [--precision int8]` (tests/test_web_demo.py does this).",
   );
 }
 
@@ -36,7 +38,7 @@ function maxGap(expected, actual) {
   return gap;
 }
 
-function loadSet(file) {
+function loadSet(directory, file) {
   const golden = JSON.parse(fs.readFileSync(path.join(directory, file), "utf8"));
   const metadataFile = path.join(directory, golden.model.replace(/\.tflite$/, ".json"));
   const metadataText = fs.readFileSync(metadataFile, "utf8");
@@ -81,11 +83,13 @@ class ReplayModel {
   }
 }
 
-const files = fs.readdirSync(directory).filter((name) => /^golden.*\.json$/.test(name)).sort();
+const sets = directories.flatMap((directory) =>
+  fs.readdirSync(directory).filter((name) => /^golden.*\.json$/.test(name)).sort().map((file) => [directory, file]),
+);
 
-for (const file of files) {
-  describe(`golden vectors ${file}`, () => {
-    const { golden, metadata, metadataText, frames } = loadSet(file);
+for (const [directory, file] of sets) {
+  describe(`golden vectors ${path.join(directory, file)}`, () => {
+    const { golden, metadata, metadataText, frames } = loadSet(directory, file);
 
     test("preprocessing gives Python's model input", () => {
       const gaps = frames.map((frame, index) => {
@@ -113,7 +117,9 @@ for (const file of files) {
         assert.ok(gap <= 1e-5, `step ${index}: smoothed scores ${Array.from(prediction.scores)} vs Python ${expected.scores}`);
         assert.equal(prediction.top[0].index, expected.top1, `step ${index}: smoothed top-1`);
         if (index > 0 && expected.top1 !== golden.smoothed[index - 1].top1) top1Changes += 1;
-        const logits = golden.steps[index].outputs[metadata.output.name];
+        // int8 sets store the int8 logits: dequantize them here, by the metadata's scale and zero point.
+        const { scale, zeroPoint } = metadata.output.quantization ?? { scale: 1, zeroPoint: 0 };
+        const logits = golden.steps[index].outputs[metadata.output.name].map((value) => (golden.precision === "int8" ? (value - zeroPoint) * scale : value));
         assert.ok(maxGap(logits, prediction.logits) <= 1e-6 * Math.max(1, ...logits.map(Math.abs)), `step ${index}: logits`);
       }
       assert.equal(model.stepsRun, frames.length);
