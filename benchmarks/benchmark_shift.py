@@ -94,7 +94,14 @@ def main(argv):
         f"One clip of {_NUM_SEGMENTS.value} frames at {_IMAGE_SIZE.value}px, "
         f"{os.cpu_count()} CPU cores, median of {_REPEATS.value} runs, milliseconds"
     )
-    header = ("backbone", "shift input", "shift", "copy", "fwd+bwd (own gradient)", "fwd+bwd (autodiff)")
+    header = (
+        "backbone",
+        "shift input",
+        "shift",
+        "copy",
+        "fwd+bwd (own gradient)",
+        "fwd+bwd (autodiff)",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for backbone in _BACKBONES.value:
