@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,6 +183,16 @@ def test_float32_parity_on_the_real_interpreter(model, streaming_exports, frames
     assert_follows_the_clip_model(model, streaming_exports["float32"], frames[1][:12])
 
 
+def test_parity_is_quiet_unless_progress_is_asked_for(model, streaming_exports, frames, capfd):
+    path = streaming_exports["float32"]
+    tsm_tf.check_parity(model, path, frames=frames[1][:4])
+    quiet = capfd.readouterr()
+    assert "Parity" not in quiet.out + quiet.err
+    tsm_tf.check_parity(model, path, frames=frames[1][:4], progress=True)
+    reported = capfd.readouterr().err  # not a terminal here: plain lines on stderr
+    assert "Parity, Keras: 4/4 frames (" in reported and "Parity, TFLite: 4/4 frames (" in reported
+
+
 def test_float32_parity_resnet50(tmp_path):
     model = streaming_tsm("resnet50", seed=4)
     path = str(tmp_path / "resnet.tflite")
@@ -342,9 +353,12 @@ def test_export_argument_errors(model, tmp_path):
     assert not os.path.exists(path)
 
 
-def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path):
+def test_export_script_writes_model_metadata_and_android_assets(model, frames, tmp_path):
+    """An int8 export through the script, which says each stage and counts its frames."""
     model_path = tmp_path / "model.keras"
     model.save(model_path)
+    frames_path = tmp_path / "frames.npy"
+    np.save(frames_path, frames[0])
     labels_path = tmp_path / "labels.txt"
     labels_path.write_text("one\ntwo\nthree\nfour\nfive\n")
     # The training run beside the model: 30 fps records of 16 frames, 8 segments -> 15 fps.
@@ -370,15 +384,37 @@ def test_export_script_writes_model_metadata_and_android_assets(model, tmp_path)
             f"--labels={labels_path}",
             "--android_assets",
             f"--android_assets_dir={assets}",
+            "--precision=int8",
+            f"--representative_data={frames_path}",
             "--parity_frames=8",
         ],
         capture_output=True,
         text=True,
         timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
+        env=dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="2",
+            CUDA_VISIBLE_DEVICES="",
+            TSM_TF_PROGRESS_SECONDS="0",
+        ),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parity PASS" in result.stdout
+    # Not a terminal: plain lines for every frame, up to the totals, after each stage's name.
+    stages = [
+        "Streaming the 64 calibration frames through Keras",
+        "Calibration states: 64/64 frames",
+        "Converting to TFLite builtin ops, calibrating with 64 frames.",
+        "Calibrating: 64/64 frames",
+        f"Writing {output} and",
+        "Checking parity on 8 frames: Keras, then the TFLite interpreter.",
+        "Parity, Keras: 8/8 frames",
+        "Parity, TFLite: 8/8 frames",
+    ]
+    positions = [result.stderr.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), result.stderr[-3000:]
+    assert result.stderr.count("Calibrating: ") == 64
+    assert re.search(r"wrote \S+ \(\d[\d.]* (KiB|MiB)\)", result.stdout), result.stdout
     metadata = metadata_of(str(output))
     assert metadata["labels"] == ["one", "two", "three", "four", "five"]
     assert metadata["frame_rate"] == 15.0

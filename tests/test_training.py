@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -102,8 +103,8 @@ def cli_flags(motion, run_dir, **overrides):
     return [f"--{name}={value}" for name, value in values.items()]
 
 
-def run_cli(module, flags, **kwargs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+def run_cli(module, flags, environment=None, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **(environment or {}))
     return subprocess.run(
         [sys.executable, "-m", module, *flags],
         capture_output=True,
@@ -148,9 +149,11 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(
     killed_after = json.loads(state_path.read_text())["epochs_completed"]
     assert 1 <= killed_after < 3, "the run should have been killed before its last epoch"
 
-    result = run_cli("tsm_tf.cli.train", flags)
+    # Not a terminal, so a progress line per step (every 0 s) with the loss, up to the total.
+    result = run_cli("tsm_tf.cli.train", flags, environment={"TSM_TF_PROGRESS_SECONDS": "0"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Finished 3 epochs" in result.stdout
+    assert re.search(r"^Epoch 3: 4/4 steps, loss \d+\.\d{4} \(", result.stderr, re.M)
     assert json.loads(state_path.read_text())["epochs_completed"] == 3
     with open(run_dir / "log.csv") as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
@@ -384,8 +387,10 @@ def test_eval_writes_report_and_confusion_png(motion, tmp_path):
             f"--pattern={motion['validation']}",
             "--num_clips=2",
             "--num_crops=3",
+            "--batch_size=4",
             f"--out_dir={tmp_path / 'eval'}",
         ],
+        environment={"TSM_TF_PROGRESS_SECONDS": "0"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
@@ -396,7 +401,11 @@ def test_eval_writes_report_and_confusion_png(motion, tmp_path):
     assert set(report["per_class_accuracy"]) == set(report["labels"])
     assert report["protocol"] == {"num_clips": 2, "num_crops": 3}
     assert (tmp_path / "eval" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "top-1" in result.stdout
+    assert "9 videos, 2 clips x 3 crops: top-1" in result.stdout
+    # Not a terminal: a line per batch of 4 (every 0 s), up to the total.
+    assert "Evaluating 9 videos: 2 clips x 3 crops each, in batches of 4." in result.stderr
+    counts = re.findall(r"^Evaluated: (\d+)/9 videos \(", result.stderr, re.M)
+    assert counts == ["4", "8", "9"], result.stderr[-3000:]
 
 
 def reserve_ports(count):

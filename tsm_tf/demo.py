@@ -94,7 +94,7 @@ def evaluate_model(model, paths):
     """Top-1 on the held-out clips (all 8 frames, centre crop)."""
     from tsm_tf.training.evaluation import evaluate
 
-    return evaluate(model, paths["validation"], batch_size=32)
+    return evaluate(model, paths["validation"], batch_size=32, progress=True)
 
 
 def export_streaming(model, out_dir, paths):
@@ -111,7 +111,7 @@ def export_streaming(model, out_dir, paths):
     path = os.path.join(out_dir, "export", "tsm_streaming.tflite")
     frame_rate = sampled_frame_rate(paths["train"], NUM_FRAMES, RECIPE.get("sampling", "segment"))
     tsm_tf.export_tflite(model, path, mode="streaming", precision="float32", frame_rate=frame_rate)
-    report = tsm_tf.check_parity(model, path)
+    report = tsm_tf.check_parity(model, path, progress=True)
     if not report.passed:
         raise RuntimeError(f"TFLite parity failed: {report.summary()}")
     return path, report

@@ -21,6 +21,7 @@ import sys
 from absl import app
 from absl import flags
 
+from tsm_tf.cli.tool import define_progress_flag
 from tsm_tf.cli.tool import run_tool
 
 FLAGS = flags.FLAGS
@@ -38,6 +39,7 @@ def define_flags() -> None:
     flags.DEFINE_enum("num_crops", "1", ["1", "3"], "Crops per clip (3: full-resolution protocol).")
     flags.DEFINE_integer("batch_size", 8, "Videos per batch.")
     flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
+    define_progress_flag()
 
 
 def main(argv):
@@ -88,6 +90,7 @@ def main(argv):
             num_crops=int(FLAGS.num_crops),
             batch_size=FLAGS.batch_size,
             sampling=FLAGS.sampling,
+            progress=FLAGS.progress,
         )
     except (FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
@@ -95,8 +98,11 @@ def main(argv):
     write_report(
         report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png")
     )
+    from tsm_tf.utils.progress import plural
+
+    protocol = f"{plural(FLAGS.num_clips, 'clip')} x {plural(int(FLAGS.num_crops), 'crop')}"
     print(
-        f"{report['num_videos']} videos, {FLAGS.num_clips} clip(s) x {FLAGS.num_crops} crop(s): "
+        f"{plural(report['num_videos'], 'video')}, {protocol}: "
         f"top-1 {report['top1']:.4f}, top-5 {report['top5']:.4f}. Report: {out_dir}"
     )
 

@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tsm_tf.cli.tool import define_progress_flag
 from tsm_tf.cli.tool import run_tool
 from tsm_tf.lite.metadata import EXPORT_PRECISIONS
 from tsm_tf.lite.metadata import MODES
@@ -83,6 +84,7 @@ def define_flags() -> None:
     )
     flags.DEFINE_bool("android_assets", False, "Also copy the files into --android_assets_dir.")
     flags.DEFINE_string("android_assets_dir", ANDROID_ASSETS, "The Android app's assets folder.")
+    define_progress_flag()
 
 
 def load_model_or_preset(path, preset, image_size=None):
@@ -177,7 +179,11 @@ def check(model, frames):
     if FLAGS.min_top1_agreement is not None:
         parity.MIN_TOP1_AGREEMENT[FLAGS.precision] = FLAGS.min_top1_agreement
     report = parity.check_parity(
-        model, FLAGS.output, frames=frames, num_frames=max(FLAGS.parity_frames, model.num_segments)
+        model,
+        FLAGS.output,
+        frames=frames,
+        num_frames=max(FLAGS.parity_frames, model.num_segments),
+        progress=FLAGS.progress,
     )
     logging.info(report.summary())
     if not report.passed:
@@ -215,6 +221,7 @@ def main(argv):
         labels=read_labels(FLAGS.labels),
         representative_data=frames,
         frame_rate=resolve_frame_rate(FLAGS.frame_rate, FLAGS.model),
+        progress=FLAGS.progress,
     )
     parity_frames = (
         None if frames is None else frames[: max(FLAGS.parity_frames, model.num_segments)]
@@ -222,7 +229,10 @@ def main(argv):
     report = check(model, parity_frames)
     if FLAGS.android_assets:
         copy_to_android_assets(metadata)
-    print(f"wrote {FLAGS.output} ({os.path.getsize(FLAGS.output)} bytes); {report.summary()}")
+    from tsm_tf.utils.progress import format_bytes
+
+    size = format_bytes(os.path.getsize(FLAGS.output))
+    print(f"wrote {FLAGS.output} ({size}); {report.summary()}")
 
 
 def run():

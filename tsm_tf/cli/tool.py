@@ -7,6 +7,16 @@ from absl import app
 from absl import flags
 
 
+def define_progress_flag() -> None:
+    """`--progress`: bars on a terminal, a line every few seconds in logs; `--noprogress`: none."""
+    flags.DEFINE_bool(
+        "progress",
+        True,
+        "Show progress: a bar on a terminal, else a line every TSM_TF_PROGRESS_SECONDS "
+        "seconds (default 10) on stderr. --noprogress turns it off.",
+    )
+
+
 def run_tool(
     main: Callable[[list[str]], None],
     define_flags: Callable[[], None],

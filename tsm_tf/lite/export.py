@@ -33,6 +33,9 @@ from tsm_tf.utils.argument_checks import check_choice
 from tsm_tf.utils.atomic_files import write_atomically
 from tsm_tf.utils.hashing import file_sha256
 from tsm_tf.utils.native_stderr import captured_native_stderr
+from tsm_tf.utils.progress import Progress
+from tsm_tf.utils.progress import format_bytes
+from tsm_tf.utils.progress import plural
 from tsm_tf.version import __version__
 
 DEFAULT_NUM_REPRESENTATIVE_FRAMES = 64
@@ -51,6 +54,7 @@ def export_tflite(
     representative_data=None,
     num_representative_frames: int = DEFAULT_NUM_REPRESENTATIVE_FRAMES,
     frame_rate: float | None = None,
+    progress: bool = False,
 ) -> dict:
     """Converts a TSM to a `.tflite` file and writes its metadata beside it.
 
@@ -87,6 +91,9 @@ def export_tflite(
             records), written to the metadata's `frame_rate`; clients pick
             frames by timestamp at that rate (`tsm_tf.FramePacer`). None
             (the default) writes null: feed every frame.
+        progress: report the int8 calibration with a bar on a terminal (a
+            line every `TSM_TF_PROGRESS_SECONDS` otherwise,
+            `tsm_tf.utils.progress`); each stage is logged at INFO either way.
 
     Returns:
         The metadata dict (also written to the `.json` file).
@@ -103,6 +110,7 @@ def export_tflite(
     config = config_of(model)
     if labels is not None:
         config = config.replace(labels=labels)
+    logging.info("Exporting %s: %s, %s.", os.fspath(path), mode, precision)
     graph = _export_graph(model, mode)
     function = _serving_function(graph, mode)
     representative_dataset = None
@@ -118,19 +126,26 @@ def export_tflite(
         frames = load_representative_frames(
             representative_data, config.image_size, num_representative_frames
         )
-        representative_dataset = _representative_dataset(graph, mode, frames, config)
-    tflite_bytes = convert_to_tflite(function, precision, representative_dataset)
+        representative_dataset = _representative_dataset(graph, mode, frames, config, progress)
+        logging.info(
+            "Converting to TFLite builtin ops, calibrating with %s.",
+            plural(len(representative_dataset), representative_dataset.unit),
+        )
+    else:
+        logging.info("Converting to TFLite builtin ops.")
+    tflite_bytes = convert_to_tflite(function, precision, representative_dataset, progress)
     metadata = _build_metadata(tflite_bytes, config, mode, precision)
     metadata[metadata_lib.FRAME_RATE_KEY] = frame_rate
+    logging.info("Writing %s and %s.", os.fspath(path), metadata_lib.metadata_path(path))
     write_atomically(path, tflite_bytes)
     metadata["sha256"] = file_sha256(path)
     metadata_lib.write_metadata(path, metadata)
     logging.info(
-        "Exported %s (%s, %s, %d bytes) and its metadata.",
+        "Exported %s (%s, %s, %s) and its metadata.",
         os.fspath(path),
         mode,
         precision,
-        len(tflite_bytes),
+        format_bytes(len(tflite_bytes)),
     )
     return metadata
 
@@ -139,6 +154,7 @@ def convert_to_tflite(
     function: tf.types.experimental.ConcreteFunction,
     precision: str = "float32",
     representative_dataset=None,
+    progress: bool = False,
 ) -> bytes:
     """Converts a concrete function with builtin TFLite ops only.
 
@@ -148,7 +164,9 @@ def convert_to_tflite(
         precision: one of `"float32"`, `"float16"`, `"dynamic_int8"`,
             `"int8"`.
         representative_dataset: for `"int8"`, a callable yielding dicts of
-            input name to array.
+            input name to array; with a length (`len()`) and a `unit`
+            attribute ("frame", "clip"), the calibration's bar has a total.
+        progress: report the calibration (`tsm_tf.utils.progress`).
 
     Returns:
         The `.tflite` flatbuffer.
@@ -179,10 +197,12 @@ def convert_to_tflite(
     try:
         # The converter's native log lines are kept unless it fails (or TSM_TF_VERBOSE=1); its
         # int8 calibrator still runs tf.lite.Interpreter, whose deprecation warning is not ours.
-        with captured_native_stderr(), warnings.catch_warnings():
+        with captured_native_stderr() as real_stderr, warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated"
             )
+            if precision == "int8" and progress:
+                converter.representative_dataset = _reported(representative_dataset, real_stderr)
             return converter.convert()
     except Exception as error:  # ConverterError's module moves between TF versions.
         ops = unsupported_ops(str(error))
@@ -194,6 +214,23 @@ def convert_to_tflite(
                 "that uses them with builtin-friendly keras.ops."
             ) from error
         raise
+
+
+def _reported(representative_dataset, stream):
+    """The representative dataset, counting its samples as the converter's calibration takes them.
+
+    The calibration runs inside the converter, while native stderr is
+    captured, so the plain lines go to `stream`, the real stderr.
+    """
+    total = len(representative_dataset) if hasattr(representative_dataset, "__len__") else None
+    unit = getattr(representative_dataset, "unit", "sample")
+
+    def reported():
+        yield from Progress(total, unit, "Calibrating", stream=stream).track(
+            representative_dataset()
+        )
+
+    return reported
 
 
 def _frozen(function):
@@ -313,27 +350,40 @@ def _serving_function(graph, mode):
     return serve_clip.get_concrete_function()
 
 
-def _representative_dataset(graph, mode, frames, config):
+class _CalibrationInputs:
+    """The converter's representative dataset: yields input dicts; has a length and a unit."""
+
+    def __init__(self, samples, unit):
+        self.samples = samples
+        self.unit = unit
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __call__(self):
+        yield from self.samples
+
+
+def _representative_dataset(graph, mode, frames, config, progress=False):
     """Calibration inputs: streamed frames with their real states, or clips."""
     if mode == "clip":
         num_segments = config.num_segments
         num_clips = max(1, len(frames) // num_segments)
         if len(frames) < num_segments:
             frames = np.resize(frames, (num_segments, *frames.shape[1:]))
+        clips = [
+            {CLIPS_INPUT: frames[index * num_segments : (index + 1) * num_segments][None]}
+            for index in range(num_clips)
+        ]
+        return _CalibrationInputs(clips, "clip")
 
-        def clips():
-            for index in range(num_clips):
-                clip = frames[index * num_segments : (index + 1) * num_segments]
-                yield {CLIPS_INPUT: clip[None]}
-
-        return clips
-
-    samples = [step.inputs for step in stream_keras(graph, frames)]
-
-    def stream():
-        yield from samples
-
-    return stream
+    logging.info(
+        "Streaming the %s through Keras for the states they calibrate.",
+        plural(len(frames), "calibration frame"),
+    )
+    reported = Progress(len(frames), "frame", "Calibration states", enabled=progress)
+    samples = [step.inputs for step in stream_keras(graph, reported.track(frames))]
+    return _CalibrationInputs(samples, "frame")
 
 
 def _build_metadata(tflite_bytes, config, mode, precision):

@@ -8,6 +8,7 @@ of the time, and the largest logit gap is reported.
 """
 
 import dataclasses
+import logging
 import os
 
 import keras
@@ -19,6 +20,8 @@ from tsm_tf.lite.streaming import stream_tflite
 from tsm_tf.lite.tflite_model import TFLiteModel
 from tsm_tf.models.online_tsm import build_online_tsm
 from tsm_tf.models.online_tsm import is_online
+from tsm_tf.utils.progress import Progress
+from tsm_tf.utils.progress import plural
 
 FLOAT32_TOLERANCE = 1e-3
 # Top-1 agreement a reduced-precision export needs, over the parity frames.
@@ -67,6 +70,7 @@ def check_parity(
     num_frames: int = 16,
     num_threads: int | None = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> ParityReport:
     """Runs Keras and the `.tflite` on the same frames and compares logits.
 
@@ -82,6 +86,7 @@ def check_parity(
             uses them in clips of `num_segments`).
         num_threads: interpreter threads.
         seed: seed of the random frames.
+        progress: report each side's run (`tsm_tf.utils.progress`).
 
     Returns:
         A `ParityReport`; `passed` applies `FLOAT32_TOLERANCE` for float32
@@ -100,9 +105,15 @@ def check_parity(
             f"shape {frames.shape}."
         )
     if metadata["mode"] == "streaming":
+        logging.info(
+            "Checking parity on %s: Keras, then the TFLite interpreter.",
+            plural(len(frames), "frame"),
+        )
         online = model if is_online(model) else build_online_tsm(model)
-        expected = logits_of(stream_keras(online, frames))
-        actual = logits_of(stream_tflite(tflite, frames))
+        keras_progress = Progress(len(frames), "frame", "Parity, Keras", enabled=progress)
+        expected = logits_of(stream_keras(online, keras_progress.track(frames)))
+        tflite_progress = Progress(len(frames), "frame", "Parity, TFLite", enabled=progress)
+        actual = logits_of(stream_tflite(tflite, tflite_progress.track(frames)))
     else:
         num_segments = metadata["num_segments"]
         num_clips = len(frames) // num_segments
@@ -112,8 +123,13 @@ def check_parity(
                 f"frames. Received: {len(frames)}."
             )
         clips = frames[: num_clips * num_segments].reshape(num_clips, num_segments, size, size, 3)
+        logging.info(
+            "Checking parity on %s: Keras, then the TFLite interpreter.",
+            plural(num_clips, "clip"),
+        )
         expected = np.asarray(model.predict(clips, verbose=0, batch_size=1))
-        actual = np.stack([tflite(clip) for clip in clips])
+        tflite_progress = Progress(num_clips, "clip", "Parity, TFLite", enabled=progress)
+        actual = np.stack([tflite(clip) for clip in tflite_progress.track(clips)])
     return _compare(expected, actual, metadata["mode"], metadata["precision"])
 
 

@@ -5,13 +5,14 @@ import logging
 import math
 import os
 import shutil
-import time
 
 import keras
 import numpy as np
 
 from tsm_tf.utils.atomic_files import atomic_path
 from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.progress import Progress
+from tsm_tf.utils.progress import default_interval_seconds
 
 LAST_MODEL = "last.keras"
 BEST_MODEL = "best.keras"
@@ -136,34 +137,32 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class StepProgress(keras.callbacks.Callback):
-    """Logs the steps of an epoch every `interval_seconds`, for logs where Keras's bar is off.
+    """Writes the steps of an epoch every `interval_seconds`, for logs where Keras's bar is off.
 
     Keras prints one line per epoch when stdout is not a terminal, which leaves
-    a long first epoch (most of it tracing the graph) silent.
+    a long first epoch (most of it tracing the graph) silent. The lines are
+    `tsm_tf.utils.progress`'s: "Epoch 2: 5/20 steps, loss 0.4132 (31 s, ...)";
+    the default interval is `TSM_TF_PROGRESS_SECONDS`, else 30 s.
     """
 
-    def __init__(self, steps_per_epoch, interval_seconds=30.0):
+    def __init__(self, steps_per_epoch, interval_seconds=None):
         super().__init__()
         self.steps_per_epoch = steps_per_epoch
-        self.interval_seconds = interval_seconds
+        self.interval_seconds = (
+            default_interval_seconds(30.0) if interval_seconds is None else interval_seconds
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._start = self._last = time.monotonic()
+        # Plain lines only: on a terminal Keras draws the bar. No closing line either,
+        # since Keras writes the epoch's own.
+        self._progress = Progress(
+            self.steps_per_epoch or None,
+            "step",
+            f"Epoch {epoch + 1}",
+            interval_seconds=self.interval_seconds,
+            bar=False,
+        )
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.monotonic()
-        if now - self._last < self.interval_seconds:
-            return
-        self._last = now
         loss = (logs or {}).get("loss")
-        loss_text = "" if loss is None else f", loss {float(loss):.4f}"
-        total = f"/{self.steps_per_epoch}" if self.steps_per_epoch else ""
-        logging.info(
-            "Epoch %d: step %d%s%s (%.0f s)",
-            self._epoch + 1,
-            batch + 1,
-            total,
-            loss_text,
-            now - self._start,
-        )
+        self._progress.update(batch + 1, None if loss is None else f"loss {float(loss):.4f}")

@@ -2,13 +2,14 @@
 
 import json
 import logging
-import time
 
 import keras
 import numpy as np
 
 from tsm_tf.utils.atomic_files import atomic_path
 from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.progress import Progress
+from tsm_tf.utils.progress import plural
 
 
 def evaluate(
@@ -20,12 +21,17 @@ def evaluate(
     sampling: str = "segment",
     resize_shorter_side: int | None = None,
     labels: list[str] | None = None,
+    progress: bool = False,
 ) -> dict:
     """Evaluates a clip classifier on every video of the shards.
 
     Each video gives `num_clips` clips spread through it and `num_crops`
     crops of each (1: centre; 3: the paper's full-resolution test protocol);
     the softmax scores of all views are averaged into the video's score.
+    With `progress=True` the videos are counted first (one read of the
+    shards, without decoding) and a bar (on a terminal) or a line every
+    `TSM_TF_PROGRESS_SECONDS` (elsewhere) follows them; see
+    `tsm_tf.utils.progress`.
 
     Returns:
         A report: `top1`, `top5`, `per_class_accuracy` (by label name),
@@ -33,6 +39,7 @@ def evaluate(
         of videos and the protocol.
     """
     from tsm_tf.data import make_dataset
+    from tsm_tf.data.records import count_records
 
     num_segments, image_size = model.input.shape[1], model.input.shape[2]
     num_classes = model.output.shape[-1]
@@ -51,7 +58,17 @@ def evaluate(
     )
     scores, truths = [], []
     num_views = num_clips * num_crops
-    start = last_report = time.monotonic()
+    num_videos = count_records(file_pattern) if progress else None
+    if progress:
+        logging.info(
+            "Evaluating %s: %s x %s each, in batches of %d.",
+            plural(num_videos, "video"),
+            plural(num_clips, "clip"),
+            plural(num_crops, "crop"),
+            batch_size,
+        )
+    reporter = Progress(num_videos, "video", "Evaluated", enabled=progress)
+    done = 0
     for clips, batch_labels in dataset:
         if num_views > 1:
             views = np.reshape(clips.numpy(), (-1, *clips.shape[2:]))
@@ -61,10 +78,9 @@ def evaluate(
             probabilities = keras.ops.softmax(model.predict_on_batch(clips)).numpy()
         scores.append(probabilities)
         truths.append(batch_labels.numpy())
-        if time.monotonic() - last_report > 10:
-            last_report = time.monotonic()
-            done = sum(len(batch) for batch in truths)
-            logging.info("Evaluated %d videos (%.1f a second).", done, done / (last_report - start))
+        done += len(truths[-1])
+        reporter.update(done)
+    reporter.close()
     if not scores:
         raise ValueError(f"No videos found in {file_pattern!r}.")
     scores = np.concatenate(scores)

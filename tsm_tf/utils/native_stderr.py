@@ -26,23 +26,29 @@ def captured_native_stderr():
     The buffer is written back to stderr if the block raises (so an import
     or conversion failure keeps its native explanation) or when
     `TSM_TF_VERBOSE=1`; otherwise it is dropped.
+
+    Yields:
+        A text stream to the real stderr, for what the block must still show
+        (progress lines from inside the converter's calibration).
     """
     if verbose():
-        yield
+        yield sys.stderr
         return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no descriptor 2 (some notebook kernels and GUI launchers)
-        yield
+        yield sys.stderr
         return
     with tempfile.TemporaryFile() as buffer:
         os.dup2(buffer.fileno(), 2)
+        real_stderr = open(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
         failed = True
         try:
-            yield
+            yield real_stderr
             failed = False
         finally:
+            real_stderr.close()
             os.dup2(saved, 2)
             os.close(saved)
             if failed:
