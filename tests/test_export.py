@@ -414,6 +414,9 @@ def test_export_script_writes_model_metadata_and_android_assets(model, frames, t
     positions = [result.stderr.find(stage) for stage in stages]
     assert -1 not in positions and positions == sorted(positions), result.stderr[-3000:]
     assert result.stderr.count("Calibrating: ") == 64
+    # Freezing, converting and the interpreter's delegate log natively; none of it shows.
+    for native_line in ("single_machine.cc", "devices.cc", "XNNPACK delegate"):
+        assert native_line not in result.stderr + result.stdout, result.stderr[-3000:]
     assert re.search(r"wrote \S+ \(\d[\d.]* (KiB|MiB)\)", result.stdout), result.stdout
     metadata = metadata_of(str(output))
     assert metadata["labels"] == ["one", "two", "three", "four", "five"]

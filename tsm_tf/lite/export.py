@@ -175,6 +175,32 @@ def convert_to_tflite(
         UnsupportedOpsError: naming the ops that are not TFLite builtins.
     """
     check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
+    try:
+        # Freezing and converting log native lines (Grappler's sessions, the converter's passes):
+        # kept unless they fail (or TSM_TF_VERBOSE=1). The int8 calibrator still runs
+        # tf.lite.Interpreter, whose deprecation warning is not ours.
+        with captured_native_stderr() as real_stderr, warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated"
+            )
+            converter = _converter(function, precision, representative_dataset)
+            if precision == "int8" and progress:
+                converter.representative_dataset = _reported(representative_dataset, real_stderr)
+            return converter.convert()
+    except Exception as error:  # ConverterError's module moves between TF versions.
+        ops = unsupported_ops(str(error))
+        if ops:
+            raise UnsupportedOpsError(
+                "The model needs ops that are not TFLite builtins: "
+                f"{', '.join(ops)}. tsm_tf exports builtin ops only (no Flex / "
+                "SELECT_TF_OPS, which phones do not ship). Replace the layer "
+                "that uses them with builtin-friendly keras.ops."
+            ) from error
+        raise
+
+
+def _converter(function, precision, representative_dataset):
+    """A TFLite converter of `function`, frozen, set up for `precision`."""
     module = tf.Module()
     module.serve = _frozen(function)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -194,26 +220,7 @@ def convert_to_tflite(
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    try:
-        # The converter's native log lines are kept unless it fails (or TSM_TF_VERBOSE=1); its
-        # int8 calibrator still runs tf.lite.Interpreter, whose deprecation warning is not ours.
-        with captured_native_stderr() as real_stderr, warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated"
-            )
-            if precision == "int8" and progress:
-                converter.representative_dataset = _reported(representative_dataset, real_stderr)
-            return converter.convert()
-    except Exception as error:  # ConverterError's module moves between TF versions.
-        ops = unsupported_ops(str(error))
-        if ops:
-            raise UnsupportedOpsError(
-                "The model needs ops that are not TFLite builtins: "
-                f"{', '.join(ops)}. tsm_tf exports builtin ops only (no Flex / "
-                "SELECT_TF_OPS, which phones do not ship). Replace the layer "
-                "that uses them with builtin-friendly keras.ops."
-            ) from error
-        raise
+    return converter
 
 
 def _reported(representative_dataset, stream):

@@ -6,6 +6,7 @@ import numpy as np
 
 from tsm_tf.lite.metadata import read_metadata
 from tsm_tf.lite.streaming import StreamStep
+from tsm_tf.utils.native_stderr import captured_native_stderr
 
 
 class TFLiteModel:
@@ -52,6 +53,9 @@ class TFLiteModel:
                 f"num_threads={num_threads!r}"
             )
         self._interpreter = Interpreter(model_path=self.path, num_threads=num_threads)
+        # Allocation applies the XNNPACK delegate, which announces itself on native stderr.
+        with captured_native_stderr():
+            self._interpreter.allocate_tensors()
         self._runner = self._interpreter.get_signature_runner(self.metadata["signature_key"])
         self._check_signature()
         self.input_name = self.metadata["input"]["name"]
