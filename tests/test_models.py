@@ -124,8 +124,17 @@ def test_fit_lowers_the_loss_with_jit(backbone):
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_saves_and_loads_in_a_fresh_process(backbone, tmp_path):
+    """Also FusedBatchNormalization's test: its moving statistics, moved off
+    their initial values by a training step, come back in a fresh process."""
     model = tiny_tsm(backbone, bidirectional=False, labels=list("abcde"))
     clips = random_clips(2, 4, 32)
+    model(clips, training=True)
+    fused_layers = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, tsm_tf.FusedBatchNormalization)
+    ]
+    assert fused_layers and np.any(fused_layers[0].moving_mean.numpy() != 0)
     assert_loads_in_fresh_process(model, clips, tmp_path)
     restored = keras.models.load_model(tmp_path / "model.keras")
     assert isinstance(restored, tsm_tf.TSMClassifier)
