@@ -1,7 +1,8 @@
 """XLA (`jit_compile=True`) against TensorFlow's own kernels, inference and training, in one run.
 
 Usage:
-    python benchmarks/benchmark_jit.py [--backbones=mobilenet_v2,resnet50] [--image_size=224] \
+    python benchmarks/benchmark_jit.py [--backbones=mobilenet_v2,resnet50] \
+        [--cases=inference,training] [--image_size=224] \
         [--inference_batch_size=1] [--training_batch_size=2] [--threads=0] [--repeats=5]
 
 For each backbone (TSM, 8 frames, random weights: speed does not depend on
@@ -34,6 +35,7 @@ from alternating import alternating_medians
 import tsm_tf
 
 _BACKBONES = flags.DEFINE_list("backbones", ["mobilenet_v2", "resnet50"], "Backbones.")
+_CASES = flags.DEFINE_list("cases", ["inference", "training"], "Cases to time.")
 _NUM_SEGMENTS = flags.DEFINE_integer("num_segments", 8, "Frames per clip.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 224, "Frame size.")
 _WIDTH = flags.DEFINE_float("width_multiplier", 1.0, "Backbone width multiplier.")
@@ -105,6 +107,11 @@ def time_training(backbone):
 
 def main(argv):
     del argv
+    unknown = set(_CASES.value) - {"inference", "training"}
+    if unknown:
+        raise app.UsageError(
+            f"--cases takes inference and/or training. Received: {','.join(_CASES.value)}"
+        )
     if _THREADS.value:
         tf.config.threading.set_intra_op_parallelism_threads(_THREADS.value)
         tf.config.threading.set_inter_op_parallelism_threads(_THREADS.value)
@@ -126,11 +133,12 @@ def main(argv):
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for backbone in _BACKBONES.value:
-        cases = (
-            ("inference", _INFERENCE_BATCH_SIZE.value, time_inference),
-            ("training step", _TRAINING_BATCH_SIZE.value, time_training),
-        )
-        for case, batch_size, timer in cases:
+        cases = {
+            "inference": (_INFERENCE_BATCH_SIZE.value, time_inference),
+            "training": (_TRAINING_BATCH_SIZE.value, time_training),
+        }
+        for case in _CASES.value:
+            batch_size, timer = cases[case]
             (jit_first, plain_first), (jit_time, plain_time) = timer(backbone)
             cells = (
                 backbone,

@@ -7,8 +7,8 @@ Usage:
 The PyTorch side is the independent reference the tests use
 (`tests/torch_reference.py`, written after the authors' release and online
 demo); each pair gets the same clip (batch 1, `num_segments` frames) and the
-same number of threads (`torch.set_num_threads`, TensorFlow's intra- and
-inter-op threads, TFLite's `num_threads`):
+same number of threads (PyTorch's and TensorFlow's intra- and inter-op
+threads, TFLite's `num_threads`):
 
 - clip forward, MobileNetV2 and ResNet50 TSM: tsm_tf's model as a compiled
   `tf.function` against the release's `TSN(TemporalShift(...))` in eval
@@ -182,6 +182,7 @@ def main(argv):
     del argv
     threads = _THREADS.value
     torch.set_num_threads(threads)
+    torch.set_num_interop_threads(threads)
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
