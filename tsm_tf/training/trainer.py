@@ -101,7 +101,8 @@ def warn_if_jit_compile_on_cpu(jit_compile: bool, devices=None) -> bool:
     logging.warning(
         "--jit_compile is on but no GPU or TPU is visible: XLA was measured slower than "
         "TensorFlow's own kernels on CPUs (benchmarks/benchmark_jit.py, docs/benchmarks.md). "
-        "Leave it off on CPUs: drop --jit_compile (or pass --nojit_compile)."
+        "Leave it off on CPUs: drop --jit_compile or pass --nojit_compile (in Python, "
+        "TrainConfig(jit_compile=False))."
     )
     return True
 
