@@ -17,9 +17,11 @@ four, states carried and reset between clips, and reports per precision:
   the last `DEFAULT_SMOOTHING_WINDOW` frames averaged, as the demo reports
   streaming top-1 with `StreamingClassifier`;
 - top-1 agreement with float32 over every frame (each frame's own logits);
-- latency per frame: the median interpreter step (the frame resized and
-  cropped once, beforehand), the four precisions in turn on each frame so
-  noise hits them alike;
+- latency per frame, median: the interpreter's step alone (the signature
+  runner on the exact feed), and the client's (`TFLiteModel`: the frame
+  quantized where the model is int8, the logits dequantized); the frame is
+  resized and cropped once, beforehand, and the four precisions take each
+  frame in turn, so noise hits them alike;
 - file size.
 
 `--image_sizes` lists the sizes to export at: `trained` (the model's own)
@@ -130,17 +132,24 @@ def export_all(model, folder, calibration_pattern):
 def stream_all(paths, validation_pattern):
     """Streams the held-out clips through every model in lock step.
 
+    Each frame runs through `TFLiteModel` (what a client pays: the input
+    quantized where the model is int8, the logits dequantized), then its
+    exact feed once more through a bare interpreter (the step alone).
+
     Returns:
-        {precision: (per-frame logits `(clips, frames, classes)`, seconds per
-        frame)} and the labels.
+        {precision: (per-frame logits `(clips, frames, classes)`, interpreter
+        seconds per frame, client seconds per frame)} and the labels.
     """
-    models = {
-        precision: TFLiteModel(path, num_threads=_NUM_THREADS.value)
-        for precision, path in paths.items()
-    }
+    from ai_edge_litert.interpreter import Interpreter
+
+    models, runners = {}, {}
+    for precision, path in paths.items():
+        models[precision] = TFLiteModel(path, num_threads=_NUM_THREADS.value)
+        runners[precision] = Interpreter(
+            model_path=path, num_threads=_NUM_THREADS.value
+        ).get_signature_runner(models[precision].metadata["signature_key"])
     preprocessing = models["float32"].metadata["preprocessing"]
-    logits = {precision: [] for precision in models}
-    seconds = {precision: [] for precision in models}
+    results = {precision: ([], [], []) for precision in models}
     labels = []
     for index, (frames, label, _) in enumerate(read_videos(validation_pattern)):
         if _MAX_CLIPS.value and index >= _MAX_CLIPS.value:
@@ -152,19 +161,23 @@ def stream_all(paths, validation_pattern):
             )
             for frame in frames
         ]
+        states = {precision: model.zero_states() for precision, model in models.items()}
         clip_logits = {precision: [] for precision in models}
-        for model in models.values():
-            model.reset()  # a new video
         for frame in inputs:
             for precision, model in models.items():
+                logits, interpreter_seconds, client_seconds = results[precision]
                 start = time.perf_counter()
-                clip_logits[precision].append(model(frame))
-                seconds[precision].append(time.perf_counter() - start)
+                step, states[precision] = model.run_frame(frame, states[precision])
+                client_seconds.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                runners[precision](**step.inputs)
+                interpreter_seconds.append(time.perf_counter() - start)
+                clip_logits[precision].append(step.logits)
         for precision in models:
-            logits[precision].append(clip_logits[precision])
+            results[precision][0].append(clip_logits[precision])
     return {
-        precision: (np.array(logits[precision]), np.array(seconds[precision]))
-        for precision in models
+        precision: tuple(np.array(values) for values in result)
+        for precision, result in results.items()
     }, np.array(labels)
 
 
@@ -172,6 +185,7 @@ def report(image_size, paths, results, labels):
     """Prints one size's table and the goals."""
     reference_predictions = np.argmax(results["float32"][0], -1)
     base_latency = np.median(results["float32"][1])
+    base_client = np.median(results["float32"][2])
     num_clips, num_frames = reference_predictions.shape
     print(
         f"\n{image_size} px, {num_clips} held-out clips x {num_frames} frames, "
@@ -179,19 +193,20 @@ def report(image_size, paths, results, labels):
     )
     print(
         "| precision | held-out top-1 | top-1 agreement with float32 | ms / frame | "
-        "vs float32 | file size (MB) |"
+        "vs float32 | client ms / frame | vs float32 | file size (MB) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     figures = {}
-    for precision, (logits, seconds) in results.items():
+    for precision, (logits, seconds, client_seconds) in results.items():
         smoothed = logits[:, -DEFAULT_SMOOTHING_WINDOW:].mean(axis=1)
         top1 = np.mean(np.argmax(smoothed, -1) == labels)
         agreement = np.mean(np.argmax(logits, -1) == reference_predictions)
-        latency = np.median(seconds)
+        latency, client = np.median(seconds), np.median(client_seconds)
         figures[precision] = (agreement, latency / base_latency)
         print(
             f"| {precision} | {top1:.1%} | {agreement:.1%} | {latency * 1e3:.2f} | "
-            f"{latency / base_latency:.2f} | {os.path.getsize(paths[precision]) / 1e6:.2f} |"
+            f"{latency / base_latency:.2f} | {client * 1e3:.2f} | {client / base_client:.2f} | "
+            f"{os.path.getsize(paths[precision]) / 1e6:.2f} |"
         )
     agreement, ratio = figures["int8"]
     print(
