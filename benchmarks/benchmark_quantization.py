@@ -165,7 +165,7 @@ def stream_all(paths, validation_pattern):
         clip_logits = {precision: [] for precision in models}
         for frame in inputs:
             for precision, model in models.items():
-                logits, interpreter_seconds, client_seconds = results[precision]
+                _, interpreter_seconds, client_seconds = results[precision]
                 start = time.perf_counter()
                 step, states[precision] = model.run_frame(frame, states[precision])
                 client_seconds.append(time.perf_counter() - start)
