@@ -695,3 +695,33 @@ def test_single_worker_epochs_have_a_known_length(motion, tmp_path):
         dataclasses.replace(config, steps_per_epoch=3), tf.distribute.get_strategy()
     )
     assert configured == 3
+
+
+def test_jit_compile_warns_on_cpus_only(caplog):
+    from tsm_tf.training.trainer import warn_if_jit_compile_on_cpu
+
+    cpu = [tf.config.LogicalDevice("/device:CPU:0", "CPU")]
+    gpu = cpu + [tf.config.LogicalDevice("/device:GPU:0", "GPU")]
+    with caplog.at_level("WARNING"):
+        assert warn_if_jit_compile_on_cpu(True, cpu)
+    assert "benchmarks/benchmark_jit.py" in caplog.text and "--nojit_compile" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert not warn_if_jit_compile_on_cpu(False, cpu)
+        assert not warn_if_jit_compile_on_cpu(True, gpu)
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_train_warns_about_jit_compile_before_reading_data(tmp_path, caplog, jit_compile):
+    # A missing dataset stops the run right after the device check, so no training runs.
+    config = TrainConfig(
+        train_pattern=str(tmp_path / "train-*.tfrecord"),
+        run_dir=str(tmp_path / "run"),
+        jit_compile=jit_compile,
+        **TINY,
+    )
+    with caplog.at_level("WARNING"), pytest.raises(FileNotFoundError):
+        train(config)
+    on_cpus_only = not tf.config.list_logical_devices("GPU")
+    assert ("measured slower" in caplog.text) == (jit_compile and on_cpus_only)

@@ -83,9 +83,34 @@ def _check_label_swaps(config, labels):
                 )
 
 
+def warn_if_jit_compile_on_cpu(jit_compile: bool, devices=None) -> bool:
+    """Logs a warning when XLA would compile the training step for CPUs only.
+
+    Args:
+        jit_compile: the run's `jit_compile` setting.
+        devices: the logical devices that will train (default: every device
+            TensorFlow sees, TPUs included once a TPU strategy has connected).
+
+    Returns:
+        Whether it warned.
+    """
+    if devices is None:
+        devices = tf.config.list_logical_devices()
+    if not jit_compile or any(device.device_type in ("GPU", "TPU") for device in devices):
+        return False
+    logging.warning(
+        "--jit_compile is on but no GPU or TPU is visible: XLA was measured slower than "
+        "TensorFlow's own kernels on CPUs (benchmarks/benchmark_jit.py, docs/benchmarks.md). "
+        "Leave it off on CPUs: drop --jit_compile or pass --nojit_compile (in Python, "
+        "TrainConfig(jit_compile=False))."
+    )
+    return True
+
+
 def _train(config):
     keras.utils.set_random_seed(config.seed)
     strategy = make_strategy(config.strategy, config.tpu)
+    warn_if_jit_compile_on_cpu(config.jit_compile)
     chief = is_chief(strategy)
     # The folder is written only when training starts, so a failed start (a missing
     # download, bad data) leaves nothing that would refuse the corrected command.
