@@ -95,6 +95,21 @@ def time_model(path, num_frames):
     return float(np.median(times))
 
 
+def invoke_medians(paths, repeats):
+    """Median milliseconds of the interpreter's `invoke()` alone (inputs left as they are), alternately."""
+    from ai_edge_litert.interpreter import Interpreter
+    from alternating import alternating_medians
+
+    invokes = []
+    for path in paths:
+        interpreter = Interpreter(model_path=path, num_threads=FLAGS.num_threads)
+        interpreter.allocate_tensors()
+        for _ in range(5):
+            interpreter.invoke()
+        invokes.append(interpreter.invoke)
+    return [median * 1e3 for median in alternating_medians(invokes, repeats)]
+
+
 def report(paths, times):
     """Prints the table README.md carries."""
     from tsm_tf.lite.tflite_model import TFLiteModel
@@ -139,6 +154,13 @@ def main(argv):
         for name, path in paths.items():
             times[name].append(time_model(path, max(1, FLAGS.num_frames // NUM_ROUNDS)))
     report(paths, {name: float(np.min(values)) for name, values in times.items()})
+    tsm_invoke, tsn_invoke = invoke_medians(
+        [paths["tsm_streaming_float32"], paths["tsn_frame_float32"]], repeats=200
+    )
+    print(
+        f"interpreter invoke() alone, median of 200 alternating: streaming TSM {tsm_invoke:.2f} ms, "
+        f"TSN frame model {tsn_invoke:.2f} ms, ratio {tsm_invoke / tsn_invoke:.3f}"
+    )
 
 
 if __name__ == "__main__":
