@@ -98,9 +98,8 @@ class TemporalShift(keras.layers.Layer):
         self._check_batch(inputs.shape[0])
 
         # The shift is a linear map whose transpose is the opposite shift, so
-        # the backward pass runs one shift instead of differentiating slices,
-        # pads and a concatenation (half the shift's share of a training step,
-        # benchmarks/benchmark_shift.py).
+        # the backward pass runs one shift, cheaper than differentiating the
+        # slices, pads and concatenation (benchmarks/benchmark_shift.py).
         @ops.custom_gradient
         def shift(frames):
             def gradient(*args, upstream=None):
