@@ -47,7 +47,7 @@ RECIPE = {
     "zero_init_residual": True,
     "dropout": 0.0,
     "batch_size": 16,
-    "epochs": 28,
+    "epochs": 30,
     "optimizer": "adamw",
     "learning_rate": 1.5e-2,
     "warmup_epochs": 0.5,
