@@ -9,9 +9,10 @@ does not depend on them), exports it and its baselines, and times each
 `.tflite` on the same interpreter, one frame at a time:
 
 - streaming TSM vs the same MobileNetV2 with no shift (TSN, batch 1): the
-  shift adds only copies (goal: ratio <= 1.03);
+  shift adds only copies (goal: ratio <= 1.03), in float32 and int8;
 - streaming TSM vs re-running the 8-frame clip model for every new frame;
-- streaming float32 vs float16 vs int8 (goal: int8 <= 0.6 of float32);
+- streaming float32 vs float16 vs int8 (goal: int8 <= 0.6 of float32), next
+  to the plain MobileNetV2's own int8 / float32 on the same runtime;
 - state memory and file sizes.
 """
 
@@ -69,11 +70,20 @@ def export_all(tsm, tsn, frames):
     spec = {"frame": tf.TensorSpec(frame_model.input["frame"].shape, tf.float32, name="frame")}
     function = tf.function(
         lambda inputs: frame_model(inputs, training=False), input_signature=[spec]
-    )
-    paths["tsn_frame_float32"] = os.path.join(FLAGS.output_dir, "tsn_frame_float32.tflite")
-    write_atomically(
-        paths["tsn_frame_float32"], convert_to_tflite(function.get_concrete_function())
-    )
+    ).get_concrete_function()
+
+    def representative_frames():
+        for frame in frames:
+            yield {"frame": frame[None]}
+
+    for precision in ("float32", "int8"):
+        paths[f"tsn_frame_{precision}"] = os.path.join(
+            FLAGS.output_dir, f"tsn_frame_{precision}.tflite"
+        )
+        write_atomically(
+            paths[f"tsn_frame_{precision}"],
+            convert_to_tflite(function, precision, representative_frames),
+        )
     return paths
 
 
@@ -110,6 +120,34 @@ def invoke_medians(paths, repeats):
     return [median * 1e3 for median in alternating_medians(invokes, repeats)]
 
 
+def feeding_cost(path, repeats):
+    """Milliseconds a signature-runner step takes beyond `invoke()`: feeding inputs, reading outputs.
+
+    Alternates a runner step (states fed back as a client does) with a bare
+    `invoke()` of a second interpreter of the same model.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+    from alternating import alternating_medians
+
+    runner = Interpreter(model_path=path, num_threads=FLAGS.num_threads).get_signature_runner()
+    bare = Interpreter(model_path=path, num_threads=FLAGS.num_threads)
+    bare.allocate_tensors()
+    feed = {
+        name: np.zeros(value["shape"], value["dtype"])
+        for name, value in runner.get_input_details().items()
+    }
+
+    def step():
+        outputs = runner(**feed)
+        feed.update({name: outputs[name] for name in feed if name in outputs})
+
+    for _ in range(5):
+        step()
+        bare.invoke()
+    step_seconds, invoke_seconds = alternating_medians([step, bare.invoke], repeats)
+    return (step_seconds - invoke_seconds) * 1e3
+
+
 def report(paths, times):
     """Prints the table README.md carries."""
     from tsm_tf.lite.tflite_model import TFLiteModel
@@ -135,7 +173,9 @@ def report(paths, times):
     print(f"clip model per new frame / streaming TSM: {times['tsm_clip_float32'] / base:.2f}")
     print(
         f"int8 / float32: {times['tsm_streaming_int8'] / base:.2f} (goal <= 0.6); "
-        f"float16 / float32: {times['tsm_streaming_float16'] / base:.2f}"
+        f"float16 / float32: {times['tsm_streaming_float16'] / base:.2f}; "
+        "the plain MobileNetV2's own int8 / float32: "
+        f"{times['tsn_frame_int8'] / times['tsn_frame_float32']:.2f}"
     )
     print(f"state memory: {states} bytes float32, {states_int8} bytes int8")
 
@@ -154,12 +194,26 @@ def main(argv):
         for name, path in paths.items():
             times[name].append(time_model(path, max(1, FLAGS.num_frames // NUM_ROUNDS)))
     report(paths, {name: float(np.min(values)) for name, values in times.items()})
-    tsm_invoke, tsn_invoke = invoke_medians(
-        [paths["tsm_streaming_float32"], paths["tsn_frame_float32"]], repeats=200
+    # Two models at a time: each interpreter's idle threads would slow the others'.
+    print("interpreter invoke() alone, median of 200 alternating, TSM / TSN:")
+    invokes = {}
+    for precision in ("float32", "int8"):
+        names = [f"tsm_streaming_{precision}", f"tsn_frame_{precision}"]
+        invokes.update(zip(names, invoke_medians([paths[name] for name in names], repeats=200)))
+        tsm_invoke, tsn_invoke = (invokes[name] for name in names)
+        print(
+            f"  {precision}: streaming TSM {tsm_invoke:.2f} ms, TSN frame model "
+            f"{tsn_invoke:.2f} ms, TSM / TSN {tsm_invoke / tsn_invoke:.3f}"
+        )
+    print(
+        "  int8 / float32: streaming TSM "
+        f"{invokes['tsm_streaming_int8'] / invokes['tsm_streaming_float32']:.2f}, TSN frame model "
+        f"{invokes['tsn_frame_int8'] / invokes['tsn_frame_float32']:.2f}"
     )
     print(
-        f"interpreter invoke() alone, median of 200 alternating: streaming TSM {tsm_invoke:.2f} ms, "
-        f"TSN frame model {tsn_invoke:.2f} ms, ratio {tsm_invoke / tsn_invoke:.3f}"
+        "signature runner's feeding beyond invoke(), median of 200 alternating: streaming TSM "
+        f"{feeding_cost(paths['tsm_streaming_float32'], 200):.3f} ms, TSN frame model "
+        f"{feeding_cost(paths['tsn_frame_float32'], 200):.3f} ms"
     )
 
 
