@@ -29,7 +29,7 @@ test: $(STAMP) lint
 	-@$(MAKE) --no-print-directory kotlin-tools
 	@# The web demo's browser test needs Chromium; where we cannot install it, tests/test_web_demo.py fails and says how.
 	-@$(MAKE) --no-print-directory web-tools
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
 kotlin-tools:
