@@ -65,6 +65,21 @@ def write_frame_folder(folder, frames, template="img_{:05d}.jpg", first_index=1)
         )
 
 
+def write_small_motion_dataset(out_dir, num_clips, seed=0, num_frames=8, num_workers=None):
+    """The built-in motion dataset at test size (32 px frames, two training shards); its paths."""
+    from tsm_tf.data import write_motion_dataset
+
+    return write_motion_dataset(
+        str(out_dir),
+        num_clips=num_clips,
+        seed=seed,
+        num_frames=num_frames,
+        frame_size=32,
+        num_shards=2,
+        num_workers=num_workers,
+    )
+
+
 def write_records(path, videos):
     """Writes `[(frames uint8 (T, H, W, 3) or list of JPEG bytes, label, video_id)]` as one shard."""
     from tsm_tf.data import records

@@ -21,7 +21,7 @@ import tensorflow as tf
 import tsm_tf
 from tests.data_helpers import falls_left_to_right
 from tests.data_helpers import write_ramp_records
-from tsm_tf.data import write_motion_dataset
+from tests.data_helpers import write_small_motion_dataset
 from tsm_tf.training import TrainConfig
 from tsm_tf.training import train
 from tsm_tf.training.callbacks import StopOnNaN
@@ -41,9 +41,7 @@ TINY = {
 @pytest.fixture(scope="module")
 def motion(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("motion")
-    return write_motion_dataset(
-        str(out_dir), num_clips=45, seed=0, num_frames=8, frame_size=32, num_shards=2
-    )
+    return write_small_motion_dataset(out_dir, num_clips=45)
 
 
 # A run that resumes: every source of randomness a resume must restore is on
@@ -513,15 +511,7 @@ def test_two_workers_train_as_one_worker_with_the_same_global_batch(tmp_path, mo
     1.7e-3 between one and two workers. Moving statistics are not compared:
     they follow the weights' rounding still more steeply (0.2 here).
     """
-    data = write_motion_dataset(
-        str(tmp_path / "data"),
-        num_clips=5,
-        seed=0,
-        num_frames=4,
-        frame_size=32,
-        num_shards=2,
-        num_workers=1,
-    )
+    data = write_small_motion_dataset(tmp_path / "data", num_clips=5, num_frames=4, num_workers=1)
     settings = dict(
         TINY,
         epochs=3,
