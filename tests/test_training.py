@@ -44,6 +44,19 @@ def motion(tmp_path_factory):
     return write_small_motion_dataset(out_dir, num_clips=45)
 
 
+def tiny_motion_model(motion):
+    """An untrained model of TINY's architecture for the motion dataset's labels."""
+    labels = tsm_tf.data.load_labels(motion["train"])
+    return tsm_tf.build_tsm(
+        TINY["backbone"],
+        len(labels),
+        num_segments=TINY["num_segments"],
+        image_size=TINY["image_size"],
+        width_multiplier=TINY["width_multiplier"],
+        labels=labels,
+    )
+
+
 # A run that resumes: every source of randomness a resume must restore is on
 # (shuffling, frame sampling, flips, reversal, dropout).
 RESUMABLE = dict(
@@ -230,14 +243,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
 
 
 def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
-    broken = tsm_tf.build_tsm(
-        "mobilenet_v2",
-        9,
-        num_segments=4,
-        image_size=32,
-        width_multiplier=0.35,
-        labels=tsm_tf.data.load_labels(motion["train"]),
-    )
+    broken = tiny_motion_model(motion)
     kernel, bias = broken.get_layer("classifier").get_weights()
     broken.get_layer("classifier").set_weights([kernel, np.full_like(bias, np.nan)])
     broken.save(tmp_path / "broken.keras")
@@ -362,14 +368,7 @@ def test_a_different_configuration_is_not_resumed(motion, tmp_path):
 
 
 def test_eval_writes_report_and_confusion_png(motion, tmp_path):
-    model = tsm_tf.build_tsm(
-        "mobilenet_v2",
-        9,
-        num_segments=4,
-        image_size=32,
-        width_multiplier=0.35,
-        labels=tsm_tf.data.load_labels(motion["train"]),
-    )
+    model = tiny_motion_model(motion)
     model.save(tmp_path / "model.keras")
     result = run_cli(
         "tsm_tf.cli.evaluate",
