@@ -54,6 +54,25 @@ def write_video(path, frames, codec="h264", frame_rate=25):
             container.mux(packet)
 
 
+def write_class_videos(root, class_names, unknown_class="swim"):
+    """Writes `root/<class>/clip0.mp4, clip1.mp4` (12 frames) and `clip2.webm` (10 frames) per class,
+    all 48x64 and each of its own seed, and `root/<unknown_class>/clip0.mp4`, a class to leave out."""
+    for class_index, name in enumerate(class_names):
+        for index in range(2):
+            write_video(
+                os.path.join(root, name, f"clip{index}.mp4"),
+                textured_frames(12, 48, 64, seed=10 * class_index + index),
+            )
+        write_video(
+            os.path.join(root, name, "clip2.webm"),
+            textured_frames(10, 48, 64, seed=5 + class_index),
+            "libvpx-vp9",
+        )
+    write_video(
+        os.path.join(root, unknown_class, "clip0.mp4"), textured_frames(12, 48, 64, seed=99)
+    )
+
+
 def write_frame_folder(folder, frames, template="img_{:05d}.jpg", first_index=1):
     """Writes frames as JPEG files named by `template`."""
     from PIL import Image
