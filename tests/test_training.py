@@ -22,6 +22,8 @@ import tsm_tf
 from tests.data_helpers import falls_left_to_right
 from tests.data_helpers import write_ramp_records
 from tests.data_helpers import write_small_motion_dataset
+from tests.helpers import fresh_process_environment
+from tests.helpers import run_cli
 from tsm_tf.training import TrainConfig
 from tsm_tf.training import train
 from tsm_tf.training.callbacks import StopOnNaN
@@ -113,18 +115,6 @@ def cli_flags(motion, run_dir, **overrides):
     return [f"--{name}={value}" for name, value in values.items()]
 
 
-def run_cli(module, flags, environment=None, **kwargs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **(environment or {}))
-    return subprocess.run(
-        [sys.executable, "-m", module, *flags],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        **kwargs,
-    )
-
-
 def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(
     motion, uninterrupted, tmp_path
 ):
@@ -141,7 +131,7 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(
         reverse_time=True,
         reverse_label_swaps="0:1,2:3,4:5,6:7",
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env = fresh_process_environment()
     process = subprocess.Popen(
         [sys.executable, "-m", "tsm_tf.cli.train", *flags],
         env=env,
@@ -431,7 +421,7 @@ def run_two_workers(train_pattern, run_dir, settings, out_dir, attempts=3):
                  iterations=result.model.optimizer.iterations.numpy())
         """
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env = fresh_process_environment()
     for attempt in range(attempts):
         sockets = reserve_ports(2)
         ports = ",".join(str(held.getsockname()[1]) for held in sockets)
