@@ -22,11 +22,11 @@ from tests.helpers import random_clips
 from tests.helpers import require
 from tests.helpers import run_cli
 from tsm_tf import presets
+from tsm_tf.lite.streaming import logits_of
+from tsm_tf.lite.streaming import stream_tflite
 from tsm_tf.presets import download
 
 torch = require("torch", "pip install torch (or the [dev] extra)")
-
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from tests import torch_reference as ref  # noqa: E402
 
@@ -221,13 +221,7 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
     assert report.passed
     assert metadata["labels"] == presets.preset_labels(ONLINE)
     assert metadata["labels"][2] == "No gesture"
-    runner = Interpreter(model_path=str(output)).get_signature_runner(metadata["signature_key"])
-    states = {state["input"]: np.zeros(state["shape"], np.float32) for state in metadata["states"]}
-    on_device = []
-    for frame in frames:
-        outputs = runner(**{metadata["input"]["name"]: frame[None]}, **states)
-        on_device.append(outputs[metadata["output"]["name"]][0])
-        states = {state["input"]: outputs[state["output"]] for state in metadata["states"]}
+    on_device = logits_of(stream_tflite(output, frames))
     with torch.no_grad():
         normalized = ref.normalize_frames(frames[None])
         zeroed_states = net.stream(normalized, carry_states=False).numpy()[0]
@@ -235,7 +229,7 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
             0
         ]
     assert_matches_reference(
-        np.stack(on_device),
+        on_device,
         expected,
         {"zeroed states": zeroed_states, "another clip": another_clip},
         atol=1e-3,
