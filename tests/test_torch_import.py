@@ -281,6 +281,7 @@ def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net, atol)
     classifier_before = weights_of(tsm.get_layer("classifier"))
     summary = load_imagenet_weights(tsm, path)
     assert summary["layout"] == "torchvision"
+    assert summary["missing"] == summary["unused"] == summary["warnings"] == []
     for old, new in zip(classifier_before, tsm.get_layer("classifier").get_weights()):
         np.testing.assert_array_equal(old, new)
     stem = "conv1" if backbone == "resnet50" else "features_0_0"
