@@ -1,4 +1,5 @@
-"""Timing several runs alternately in one process, so machine noise hits each alike."""
+"""Timing several runs alternately in one process, so machine noise hits each alike,
+and the Markdown table header the benchmarks print their results under."""
 
 import time
 
@@ -17,3 +18,9 @@ def alternating_medians(runs, repeats):
             run()
             times[index].append(time.perf_counter() - start)
     return [float(np.median(samples)) for samples in times]
+
+
+def print_table_header(columns):
+    """Prints the header row and the separator row of a Markdown table."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
