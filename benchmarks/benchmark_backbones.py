@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 from alternating import alternating_medians
+from alternating import print_table_header
 
 import tsm_tf
 from tsm_tf.utils.parameters import count_trainable_parameters
@@ -74,8 +75,7 @@ def main(argv):
         f"{_NUM_SEGMENTS.value} frames at {_IMAGE_SIZE.value}px, {_NUM_CLASSES.value} classes, "
         f"{os.cpu_count()} CPU cores, median of {_REPEATS.value} forward passes"
     )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print_table_header(header)
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
 

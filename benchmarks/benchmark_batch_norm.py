@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app
 from absl import flags
-from alternating import alternating_medians
+from alternating import alternating_training_steps
 
 _BACKBONES = flags.DEFINE_list("backbones", ["mobilenet_v2", "resnet50"], "Backbones.")
 _WIDTH = flags.DEFINE_float("width_multiplier", 0.35, "Backbone width multiplier.")
@@ -83,14 +83,10 @@ def main(argv):
             build(backbone, keras.layers.BatchNormalization),
             build(backbone, tsm_tf.FusedBatchNormalization),
         ]
-        for model in models:
-            for _ in range(3):
-                model.train_on_batch(clips, labels)  # trace and warm up
         keras_time, fused_time = (
             seconds * 1000
-            for seconds in alternating_medians(
-                [lambda model=model: model.train_on_batch(clips, labels) for model in models],
-                _REPEATS.value,
+            for seconds in alternating_training_steps(
+                models, clips, labels, _REPEATS.value, warmup_steps=3
             )
         )
         print(

@@ -31,6 +31,7 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 from alternating import alternating_medians
+from alternating import print_table_header
 
 import tsm_tf
 
@@ -130,8 +131,7 @@ def main(argv):
         "no-jit ms",
         "jit/no-jit",
     )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print_table_header(header)
     for backbone in _BACKBONES.value:
         cases = {
             "inference": (_INFERENCE_BATCH_SIZE.value, time_inference),

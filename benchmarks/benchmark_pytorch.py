@@ -41,6 +41,7 @@ import torch
 from absl import app
 from absl import flags
 from alternating import alternating_medians
+from alternating import print_table_header
 
 # The PyTorch reference lives with the tests (their independent model), not in the package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -208,8 +209,7 @@ def main(argv):
         "tsm_tf/PyTorch",
         "same function (max abs difference / max abs logit)",
     )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print_table_header(header)
     for case, tf_ms, torch_ms, agreement in rows:
         print(f"| {case} | {tf_ms:.2f} | {torch_ms:.2f} | {tf_ms / torch_ms:.2f} | {agreement} |")
 

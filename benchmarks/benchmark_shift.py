@@ -24,6 +24,7 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 from alternating import alternating_medians
+from alternating import print_table_header
 
 import tsm_tf
 from tsm_tf.layers.temporal_shift import TemporalShift
@@ -102,8 +103,7 @@ def main(argv):
         "fwd+bwd (own gradient)",
         "fwd+bwd (autodiff)",
     )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    print_table_header(header)
     for backbone in _BACKBONES.value:
         totals = np.zeros(4)
         for layer, shape in shift_layers(backbone):

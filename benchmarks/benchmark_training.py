@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from absl import app
 from absl import flags
-from alternating import alternating_medians
+from alternating import alternating_training_steps
 
 import tsm_tf
 
@@ -56,12 +56,7 @@ def main(argv):
             compiled(tsm_tf.build_tsm(backbone, _NUM_CLASSES.value, **kwargs)),
             compiled(tsm_tf.build_tsm(backbone, _NUM_CLASSES.value, shift_div=0, **kwargs)),
         ]
-        for model in models:
-            model.train_on_batch(clips, labels)  # trace and warm up
-        tsm_time, tsn_time = alternating_medians(
-            [lambda model=model: model.train_on_batch(clips, labels) for model in models],
-            _REPEATS.value,
-        )
+        tsm_time, tsn_time = alternating_training_steps(models, clips, labels, _REPEATS.value)
         batch = _BATCH_SIZE.value
         print(
             f"| {backbone} | {tsm_time:.3f} | {tsn_time:.3f} | {tsm_time / tsn_time:.3f} | "

@@ -54,6 +54,25 @@ def write_video(path, frames, codec="h264", frame_rate=25):
             container.mux(packet)
 
 
+def write_class_videos(root, class_names, unknown_class="swim"):
+    """Writes `root/<class>/clip0.mp4, clip1.mp4` (12 frames) and `clip2.webm` (10 frames) per class,
+    all 48x64 and each of its own seed, and `root/<unknown_class>/clip0.mp4`, a class to leave out."""
+    for class_index, name in enumerate(class_names):
+        for index in range(2):
+            write_video(
+                os.path.join(root, name, f"clip{index}.mp4"),
+                textured_frames(12, 48, 64, seed=10 * class_index + index),
+            )
+        write_video(
+            os.path.join(root, name, "clip2.webm"),
+            textured_frames(10, 48, 64, seed=5 + class_index),
+            "libvpx-vp9",
+        )
+    write_video(
+        os.path.join(root, unknown_class, "clip0.mp4"), textured_frames(12, 48, 64, seed=99)
+    )
+
+
 def write_frame_folder(folder, frames, template="img_{:05d}.jpg", first_index=1):
     """Writes frames as JPEG files named by `template`."""
     from PIL import Image
@@ -63,6 +82,21 @@ def write_frame_folder(folder, frames, template="img_{:05d}.jpg", first_index=1)
         Image.fromarray(frame).save(
             os.path.join(folder, template.format(first_index + index)), quality=95
         )
+
+
+def write_small_motion_dataset(out_dir, num_clips, seed=0, num_frames=8, num_workers=None):
+    """The built-in motion dataset at test size (32 px frames, two training shards); its paths."""
+    from tsm_tf.data import write_motion_dataset
+
+    return write_motion_dataset(
+        str(out_dir),
+        num_clips=num_clips,
+        seed=seed,
+        num_frames=num_frames,
+        frame_size=32,
+        num_shards=2,
+        num_workers=num_workers,
+    )
 
 
 def write_records(path, videos):

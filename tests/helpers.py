@@ -97,15 +97,43 @@ def random_clips(batch, num_segments, image_size, seed=0, dtype="float32"):
     return clips.astype(dtype)
 
 
+def fresh_process_environment(environment=None):
+    """This process's environment with TensorFlow's logs quiet and no GPU, plus `environment`."""
+    return dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **(environment or {})
+    )
+
+
+def run_cli(command, flags, environment=None, timeout=600):
+    """Runs `python -m command *flags` (or `python command *flags` for a `.py` path) in a fresh process.
+
+    Args:
+        command: a module (`tsm_tf.cli.train`) or a script path (`export/export_tflite.py`).
+        flags: the command-line arguments.
+        environment: variables added to the process's environment.
+        timeout: seconds before the run is killed (and the test fails).
+
+    Returns:
+        The `subprocess.CompletedProcess`, stdout and stderr captured as text.
+    """
+    target = [command] if command.endswith(".py") else ["-m", command]
+    return subprocess.run(
+        [sys.executable, *target, *flags],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=fresh_process_environment(environment),
+    )
+
+
 def run_python(code, timeout=300):
     """Runs `code` in a fresh Python process; returns its stdout, raises on failure."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=fresh_process_environment(),
     )
     if result.returncode != 0:
         raise AssertionError(

@@ -6,36 +6,7 @@ import numpy as np
 from tests.helpers import random_clips
 from tests.helpers import tiny_tsm
 from tsm_tf import per_frame_model
-
-
-def calibrate_batch_norm(model, clips, variance_floor=0.0):
-    """Sets every batch norm's moving statistics to those of `clips`.
-
-    With `variance_floor > 0`, each layer's moving variances are raised to at
-    least that fraction of the layer's median: channels that are nearly
-    constant over the few calibration frames (common at a 1x1 resolution)
-    would otherwise be amplified hundreds of times, which a trained network
-    never does, and make the network chaotic (half a pixel unit of noise
-    moving the logits by 3) and hopeless to quantize.
-
-    A freshly initialized network holds zero moving means and unit moving
-    variances, not the statistics of its activations, so in inference it
-    normalizes them wrongly and its logits are not those of a trained
-    model. With the statistics of real inputs the activations are
-    normalized as in a trained model.
-    """
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    model(clips, training=True)
-    for layer, momentum in zip(layers, momenta):
-        layer.momentum = momentum
-        if variance_floor > 0:
-            gamma, beta, mean, variance = layer.get_weights()
-            floor = variance_floor * np.median(variance)
-            layer.set_weights([gamma, beta, mean, np.maximum(variance, floor)])
-    return model
+from tsm_tf.utils.batch_norm_statistics import calibrate_batch_norm
 
 
 def streaming_tsm(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from skimage.registration import phase_cross_correlation
 
+from tests.data_helpers import write_small_motion_dataset
 from tsm_tf.data import MOTION_CLASSES
 from tsm_tf.data import load_labels
 from tsm_tf.data import read_videos
@@ -30,33 +31,9 @@ def digest(folder):
 
 
 def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
-    first = write_motion_dataset(
-        str(tmp_path / "a"),
-        num_clips=27,
-        seed=5,
-        num_frames=8,
-        frame_size=32,
-        num_shards=2,
-        num_workers=1,
-    )
-    write_motion_dataset(
-        str(tmp_path / "b"),
-        num_clips=27,
-        seed=5,
-        num_frames=8,
-        frame_size=32,
-        num_shards=2,
-        num_workers=2,
-    )
-    write_motion_dataset(
-        str(tmp_path / "c"),
-        num_clips=27,
-        seed=6,
-        num_frames=8,
-        frame_size=32,
-        num_shards=2,
-        num_workers=1,
-    )
+    first = write_small_motion_dataset(tmp_path / "a", num_clips=27, seed=5, num_workers=1)
+    write_small_motion_dataset(tmp_path / "b", num_clips=27, seed=5, num_workers=2)
+    write_small_motion_dataset(tmp_path / "c", num_clips=27, seed=6, num_workers=1)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
     assert load_labels(first["train"]) == list(MOTION_CLASSES)

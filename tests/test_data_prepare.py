@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.data_helpers import textured_frames
+from tests.data_helpers import write_class_videos
 from tests.data_helpers import write_frame_folder
 from tests.data_helpers import write_video
 from tsm_tf.data import load_labels
@@ -24,23 +25,12 @@ def video_tree(tmp_path_factory):
     """root/<class>/...: 2 mp4 + 1 webm per class, plus a truncated mp4, a truncated
     webm, an empty file, and a class the label map does not know."""
     root = tmp_path_factory.mktemp("videos")
-    for class_index, name in enumerate(["jump", "run"]):
-        for index in range(2):
-            write_video(
-                str(root / name / f"clip{index}.mp4"),
-                textured_frames(12, 48, 64, seed=10 * class_index + index),
-            )
-        write_video(
-            str(root / name / "clip2.webm"),
-            textured_frames(10, 48, 64, seed=5 + class_index),
-            "libvpx-vp9",
-        )
+    write_class_videos(root, ["jump", "run"])
     good_mp4 = (root / "run" / "clip0.mp4").read_bytes()
     (root / "run" / "truncated.mp4").write_bytes(good_mp4[: len(good_mp4) // 2])
     good_webm = (root / "jump" / "clip2.webm").read_bytes()
     (root / "jump" / "truncated.webm").write_bytes(good_webm[: len(good_webm) // 2])
     (root / "jump" / "empty.mp4").write_bytes(b"")
-    write_video(str(root / "swim" / "clip0.mp4"), textured_frames(12, 48, 64, seed=99))
     labels = root.parent / "labels.txt"
     labels.write_text("jump\nrun\n")
     return root, labels

@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.data_helpers import textured_frames
-from tests.data_helpers import write_video
+from tests.data_helpers import write_class_videos
 
 # Apache Beam is in tsm_tf[dev]; without it this import fails and says how to install it.
 from tsm_tf.data import beam_prepare
@@ -30,24 +29,13 @@ def video_tree(tmp_path_factory):
     """root/<class>/...: 2 mp4 + 1 webm per class, plus a corrupt, an empty and a
     truncated file, and a class the label map does not know."""
     root = tmp_path_factory.mktemp("videos")
-    for class_index, name in enumerate(LABELS):
-        for index in range(2):
-            write_video(
-                str(root / name / f"clip{index}.mp4"),
-                textured_frames(12, 48, 64, seed=10 * class_index + index),
-            )
-        write_video(
-            str(root / name / "clip2.webm"),
-            textured_frames(10, 48, 64, seed=5 + class_index),
-            "libvpx-vp9",
-        )
+    write_class_videos(root, LABELS)
     good_mp4 = (root / "run" / "clip0.mp4").read_bytes()
     (root / "run" / "truncated.mp4").write_bytes(good_mp4[: len(good_mp4) // 2])
     (root / "jump" / "corrupt.mp4").write_bytes(
         np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
     )
     (root / "jump" / "empty.mp4").write_bytes(b"")
-    write_video(str(root / "swim" / "clip0.mp4"), textured_frames(12, 48, 64, seed=99))
     return root
 
 

@@ -2,28 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+
+from tests.helpers import run_cli
 
 
 def test_demo_trains_both_models_exports_and_streams(tmp_path):
     out_dir = tmp_path / "demo"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsm_tf.demo",
-            f"--out_dir={out_dir}",
-            "--num_clips=45",
-            "--epochs=1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
-    )
+    result = run_cli("tsm_tf.demo", [f"--out_dir={out_dir}", "--num_clips=45", "--epochs=1"])
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out_dir / "summary.json").read_text())
     tsm, tsn = summary["tsm"], summary["tsn"]

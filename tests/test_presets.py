@@ -20,12 +20,13 @@ from tests.helpers import assert_matches_reference
 from tests.helpers import calibration_clips
 from tests.helpers import random_clips
 from tests.helpers import require
+from tests.helpers import run_cli
 from tsm_tf import presets
+from tsm_tf.lite.streaming import logits_of
+from tsm_tf.lite.streaming import stream_tflite
 from tsm_tf.presets import download
 
 torch = require("torch", "pip install torch (or the [dev] extra)")
-
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 
 from tests import torch_reference as ref  # noqa: E402
 
@@ -90,6 +91,27 @@ def kinetics_release(tmp_path_factory):
         {"epoch": 50, "arch": "resnet50", "state_dict": net.state_dict()}, folder / KINETICS_FILE
     )
     return net, folder
+
+
+def serve_online_jester(tmp_path, seed):
+    """A randomized `OnlineMobileNetV2` with Jester's 27 classes, saved under the
+    release's file name in `tmp_path/served`; returns the network and the folder."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    net = ref.randomize(
+        ref.OnlineMobileNetV2(num_classes=27), seed=seed, calibration_clips=calibration_clips(4, 64)
+    )
+    torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
+    return net, folder
+
+
+def run_cli_served(folder, command, flags):
+    """`run_cli` with the base-URL variable pointing at a `LocalServer` over `folder`."""
+    server = LocalServer(folder)
+    try:
+        return run_cli(command, flags, environment={download.BASE_URL_VARIABLE: server.url})
+    finally:
+        server.stop()
 
 
 def torch_logits(net, clips):
@@ -179,12 +201,7 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
     """The online Jester file, served; one call to a streaming .tflite with its labels."""
     from tsm_tf.presets.export import export_preset
 
-    folder = tmp_path / "served"
-    folder.mkdir()
-    net = ref.randomize(
-        ref.OnlineMobileNetV2(num_classes=27), seed=24, calibration_clips=calibration_clips(4, 64)
-    )
-    torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
+    net, folder = serve_online_jester(tmp_path, seed=24)
     size = 64
     frames = random_clips(1, 5, size, seed=25)[0]
     buffers = net.initial_buffers(size)
@@ -204,13 +221,7 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
     assert report.passed
     assert metadata["labels"] == presets.preset_labels(ONLINE)
     assert metadata["labels"][2] == "No gesture"
-    runner = Interpreter(model_path=str(output)).get_signature_runner(metadata["signature_key"])
-    states = {state["input"]: np.zeros(state["shape"], np.float32) for state in metadata["states"]}
-    on_device = []
-    for frame in frames:
-        outputs = runner(**{metadata["input"]["name"]: frame[None]}, **states)
-        on_device.append(outputs[metadata["output"]["name"]][0])
-        states = {state["input"]: outputs[state["output"]] for state in metadata["states"]}
+    on_device = logits_of(stream_tflite(output, frames))
     with torch.no_grad():
         normalized = ref.normalize_frames(frames[None])
         zeroed_states = net.stream(normalized, carry_states=False).numpy()[0]
@@ -218,7 +229,7 @@ def test_online_preset_to_a_streaming_tflite_equal_to_pytorch(tmp_path, keras_ho
             0
         ]
     assert_matches_reference(
-        np.stack(on_device),
+        on_device,
         expected,
         {"zeroed states": zeroed_states, "another clip": another_clip},
         atol=1e-3,
@@ -271,41 +282,20 @@ def test_every_preset_is_complete_and_its_labels_are_the_documented_order():
 def test_exporter_goes_from_a_preset_name_to_android_assets(tmp_path, keras_home):
     """export/export_tflite.py --preset=... --android_assets in a fresh process."""
     import json
-    import subprocess
-    import sys
 
-    folder = tmp_path / "served"
-    folder.mkdir()
-    net = ref.randomize(
-        ref.OnlineMobileNetV2(num_classes=27), seed=26, calibration_clips=calibration_clips(4, 64)
-    )
-    torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
+    _, folder = serve_online_jester(tmp_path, seed=26)
     assets = tmp_path / "assets"
-    server = LocalServer(folder)
-    try:
-        env = dict(
-            os.environ,
-            TF_CPP_MIN_LOG_LEVEL="2",
-            CUDA_VISIBLE_DEVICES="",
-            **{download.BASE_URL_VARIABLE: server.url},
-        )
-        result = subprocess.run(
-            [
-                sys.executable,
-                "export/export_tflite.py",
-                f"--preset={ONLINE}",
-                "--image_size=64",
-                f"--output={tmp_path / 'out' / 'model.tflite'}",
-                "--android_assets",
-                f"--android_assets_dir={assets}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-        )
-    finally:
-        server.stop()
+    result = run_cli_served(
+        folder,
+        "export/export_tflite.py",
+        [
+            f"--preset={ONLINE}",
+            "--image_size=64",
+            f"--output={tmp_path / 'out' / 'model.tflite'}",
+            "--android_assets",
+            f"--android_assets_dir={assets}",
+        ],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(os.listdir(assets)) == ["labels.txt", "model.json", "model.tflite"]
     labels = (assets / "labels.txt").read_text().splitlines()
@@ -316,46 +306,17 @@ def test_exporter_goes_from_a_preset_name_to_android_assets(tmp_path, keras_home
 
 def test_stream_cli_runs_a_video_through_a_preset(tmp_path, keras_home):
     """tsm-stream --preset=... --video=...: download, export, parity, stream, labelled output."""
-    import subprocess
-    import sys
-
     from tests.data_helpers import textured_frames
     from tests.data_helpers import write_video
 
-    folder = tmp_path / "served"
-    folder.mkdir()
-    net = ref.randomize(
-        ref.OnlineMobileNetV2(num_classes=27), seed=27, calibration_clips=calibration_clips(4, 64)
-    )
-    torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
+    _, folder = serve_online_jester(tmp_path, seed=27)
     video = tmp_path / "clip.mp4"
     write_video(video, textured_frames(6, 72, 96, seed=28))
-    server = LocalServer(folder)
-    try:
-        env = dict(
-            os.environ,
-            TF_CPP_MIN_LOG_LEVEL="2",
-            CUDA_VISIBLE_DEVICES="",
-            **{download.BASE_URL_VARIABLE: server.url},
-        )
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tsm_tf.cli.stream",
-                f"--preset={ONLINE}",
-                "--image_size=64",
-                f"--video={video}",
-                "--every=frame",
-                "--top_k=1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-        )
-    finally:
-        server.stop()
+    result = run_cli_served(
+        folder,
+        "tsm_tf.cli.stream",
+        [f"--preset={ONLINE}", "--image_size=64", f"--video={video}", "--every=frame", "--top_k=1"],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if "frame" in line and "s  frame" in line]
     assert len(lines) == 6

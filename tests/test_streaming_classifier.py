@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import tsm_tf
+from tests.helpers import run_cli
 from tests.helpers import seed_everything
 from tests.streaming_helpers import streaming_tsm
 from tsm_tf.lite.preprocessing import resize_and_center_crop
@@ -200,20 +199,10 @@ def write_video(path, rate, frame_numbers, seed=3):
 
 
 def run_tsm_stream(model_path, video):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsm_tf.cli.stream",
-            f"--model={model_path}",
-            f"--video={video}",
-            "--every=frame",
-            "--top_k=2",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "tsm_tf.cli.stream",
+        [f"--model={model_path}", f"--video={video}", "--every=frame", "--top_k=2"],
         timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if "frame" in line and "s  " in line]

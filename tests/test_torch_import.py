@@ -24,7 +24,7 @@ from tests.helpers import require
 torch = require(
     "torch", "pip install -e '.[dev]' (or the CPU build alone: pip install torch==2.13.0)"
 )
-Interpreter = require("ai_edge_litert.interpreter", "pip install -e '.[dev]'").Interpreter
+require("ai_edge_litert.interpreter", "pip install -e '.[dev]'")
 
 import tsm_tf  # noqa: E402
 from tests import torch_reference as ref  # noqa: E402
@@ -37,6 +37,8 @@ from tests.helpers import seed_everything  # noqa: E402
 from tests.streaming_helpers import stream_online  # noqa: E402
 from tsm_tf.interop.torch_import import load_imagenet_weights  # noqa: E402
 from tsm_tf.interop.torch_import import load_torch_checkpoint  # noqa: E402
+from tsm_tf.lite.streaming import logits_of  # noqa: E402
+from tsm_tf.lite.streaming import stream_tflite  # noqa: E402
 
 ATOL = 1e-4
 NUM_SEGMENTS = 4
@@ -279,6 +281,7 @@ def test_torchvision_imagenet_weights(tmp_path, backbone, width, make_net, atol)
     classifier_before = weights_of(tsm.get_layer("classifier"))
     summary = load_imagenet_weights(tsm, path)
     assert summary["layout"] == "torchvision"
+    assert summary["missing"] == summary["unused"] == summary["warnings"] == []
     for old, new in zip(classifier_before, tsm.get_layer("classifier").get_weights()):
         np.testing.assert_array_equal(old, new)
     stem = "conv1" if backbone == "resnet50" else "features_0_0"
@@ -302,17 +305,9 @@ def test_online_demo_streams_in_keras_and_tflite(online_demo, tmp_path):
     assert_matches_torch(streamed[None], case.net, case.clips)
 
     tflite_path = tmp_path / "online.tflite"
-    metadata = tsm_tf.export_tflite(case.model, tflite_path, mode="streaming")
-    runner = Interpreter(model_path=str(tflite_path)).get_signature_runner(
-        metadata["signature_key"]
-    )
-    states = {state["input"]: np.zeros(state["shape"], np.float32) for state in metadata["states"]}
-    on_device = []
-    for frame in frames:
-        outputs = runner(**{metadata["input"]["name"]: frame[None]}, **states)
-        on_device.append(outputs[metadata["output"]["name"]][0])
-        states = {state["input"]: outputs[state["output"]] for state in metadata["states"]}
-    assert_matches_torch(np.stack(on_device)[None], case.net, case.clips, atol=1e-3)
+    tsm_tf.export_tflite(case.model, tflite_path, mode="streaming")
+    on_device = logits_of(stream_tflite(tflite_path, frames))
+    assert_matches_torch(on_device[None], case.net, case.clips, atol=1e-3)
 
 
 # ---------------------------------------------------------------- planted bugs

@@ -21,7 +21,9 @@ import tensorflow as tf
 import tsm_tf
 from tests.data_helpers import falls_left_to_right
 from tests.data_helpers import write_ramp_records
-from tsm_tf.data import write_motion_dataset
+from tests.data_helpers import write_small_motion_dataset
+from tests.helpers import fresh_process_environment
+from tests.helpers import run_cli
 from tsm_tf.training import TrainConfig
 from tsm_tf.training import train
 from tsm_tf.training.callbacks import StopOnNaN
@@ -41,8 +43,19 @@ TINY = {
 @pytest.fixture(scope="module")
 def motion(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("motion")
-    return write_motion_dataset(
-        str(out_dir), num_clips=45, seed=0, num_frames=8, frame_size=32, num_shards=2
+    return write_small_motion_dataset(out_dir, num_clips=45)
+
+
+def tiny_motion_model(motion):
+    """An untrained model of TINY's architecture for the motion dataset's labels."""
+    labels = tsm_tf.data.load_labels(motion["train"])
+    return tsm_tf.build_tsm(
+        TINY["backbone"],
+        len(labels),
+        num_segments=TINY["num_segments"],
+        image_size=TINY["image_size"],
+        width_multiplier=TINY["width_multiplier"],
+        labels=labels,
     )
 
 
@@ -102,18 +115,6 @@ def cli_flags(motion, run_dir, **overrides):
     return [f"--{name}={value}" for name, value in values.items()]
 
 
-def run_cli(module, flags, environment=None, **kwargs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **(environment or {}))
-    return subprocess.run(
-        [sys.executable, "-m", module, *flags],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        **kwargs,
-    )
-
-
 def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(
     motion, uninterrupted, tmp_path
 ):
@@ -130,7 +131,7 @@ def test_train_killed_mid_run_resumes_without_repeating_or_losing_epochs(
         reverse_time=True,
         reverse_label_swaps="0:1,2:3,4:5,6:7",
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env = fresh_process_environment()
     process = subprocess.Popen(
         [sys.executable, "-m", "tsm_tf.cli.train", *flags],
         env=env,
@@ -232,14 +233,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
 
 
 def test_nan_loss_stops_and_names_the_step(motion, tmp_path):
-    broken = tsm_tf.build_tsm(
-        "mobilenet_v2",
-        9,
-        num_segments=4,
-        image_size=32,
-        width_multiplier=0.35,
-        labels=tsm_tf.data.load_labels(motion["train"]),
-    )
+    broken = tiny_motion_model(motion)
     kernel, bias = broken.get_layer("classifier").get_weights()
     broken.get_layer("classifier").set_weights([kernel, np.full_like(bias, np.nan)])
     broken.save(tmp_path / "broken.keras")
@@ -364,14 +358,7 @@ def test_a_different_configuration_is_not_resumed(motion, tmp_path):
 
 
 def test_eval_writes_report_and_confusion_png(motion, tmp_path):
-    model = tsm_tf.build_tsm(
-        "mobilenet_v2",
-        9,
-        num_segments=4,
-        image_size=32,
-        width_multiplier=0.35,
-        labels=tsm_tf.data.load_labels(motion["train"]),
-    )
+    model = tiny_motion_model(motion)
     model.save(tmp_path / "model.keras")
     result = run_cli(
         "tsm_tf.cli.evaluate",
@@ -434,7 +421,7 @@ def run_two_workers(train_pattern, run_dir, settings, out_dir, attempts=3):
                  iterations=result.model.optimizer.iterations.numpy())
         """
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env = fresh_process_environment()
     for attempt in range(attempts):
         sockets = reserve_ports(2)
         ports = ",".join(str(held.getsockname()[1]) for held in sockets)
@@ -513,15 +500,7 @@ def test_two_workers_train_as_one_worker_with_the_same_global_batch(tmp_path, mo
     1.7e-3 between one and two workers. Moving statistics are not compared:
     they follow the weights' rounding still more steeply (0.2 here).
     """
-    data = write_motion_dataset(
-        str(tmp_path / "data"),
-        num_clips=5,
-        seed=0,
-        num_frames=4,
-        frame_size=32,
-        num_shards=2,
-        num_workers=1,
-    )
+    data = write_small_motion_dataset(tmp_path / "data", num_clips=5, num_frames=4, num_workers=1)
     settings = dict(
         TINY,
         epochs=3,

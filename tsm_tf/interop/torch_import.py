@@ -134,15 +134,7 @@ def load_torch_checkpoint(model: keras.Model, path: str | os.PathLike, strict: b
         checkpoint.layout,
         checkpoint.backbone,
     )
-    return {
-        "layout": checkpoint.layout,
-        "backbone": checkpoint.backbone,
-        "num_classes": checkpoint.num_classes,
-        "num_loaded": len(plan["assignments"]),
-        "missing": plan["missing"],
-        "unused": plan["unused"],
-        "warnings": [] if strict else problems,
-    }
+    return _summary(checkpoint, plan, warnings=[] if strict else problems)
 
 
 def load_imagenet_weights(model: keras.Model, path: str | os.PathLike | None = None) -> dict:
@@ -202,14 +194,20 @@ def load_imagenet_weights(model: keras.Model, path: str | os.PathLike | None = N
         ", classifier kept as initialized" if skip_classifier else "",
         checkpoint.path,
     )
+    # Every tensor matched (anything else raised above): nothing missing, unused or warned about.
+    return _summary(checkpoint, plan, warnings=[])
+
+
+def _summary(checkpoint, plan, warnings):
+    """The summary dict that `load_torch_checkpoint` and `load_imagenet_weights` return."""
     return {
         "layout": checkpoint.layout,
         "backbone": checkpoint.backbone,
         "num_classes": checkpoint.num_classes,
         "num_loaded": len(plan["assignments"]),
-        "missing": [],
-        "unused": [],
-        "warnings": [],
+        "missing": plan["missing"],
+        "unused": plan["unused"],
+        "warnings": warnings,
     }
 
 

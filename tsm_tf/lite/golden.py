@@ -62,6 +62,7 @@ from tsm_tf.lite.streaming_classifier import DEFAULT_SMOOTHING_WINDOW
 from tsm_tf.lite.streaming_classifier import StreamingClassifier
 from tsm_tf.lite.tflite_model import TFLiteModel
 from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.batch_norm_statistics import calibrate_batch_norm
 from tsm_tf.utils.hashing import file_sha256
 
 GOLDEN_FILE = "golden.json"
@@ -98,15 +99,7 @@ def tiny_model(image_size: int = 32, seed: int = 0):
     )
     frames = _model_frames(moving_frames(8 * num_segments, 40, 52, seed + 1), image_size)
     clips = frames.reshape(-1, num_segments, *frames.shape[1:])
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    model(clips, training=True)
-    for layer, momentum in zip(layers, momenta):
-        layer.momentum = momentum
-        gamma, beta, mean, variance = layer.get_weights()
-        layer.set_weights([gamma, beta, mean, np.maximum(variance, np.median(variance))])
+    calibrate_batch_norm(model, clips, variance_floor=1.0)
     classifier = model.get_layer("classifier")
     kernel, bias = classifier.get_weights()
     logits = np.asarray(per_frame_model(model)(clips, training=False)).reshape(-1, len(LABELS))

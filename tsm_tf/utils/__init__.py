@@ -1,1 +1,1 @@
-"""Small shared utilities: argument checks, atomic files, hashing, label files, parameter counts."""
+"""Small shared utilities: argument checks, atomic files, batch-norm statistics, hashing, label files, parameter counts."""
