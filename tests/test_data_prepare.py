@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from tests.data_helpers import textured_frames
 from tests.data_helpers import write_class_videos
 from tests.data_helpers import write_frame_folder
 from tests.data_helpers import write_video
+from tests.helpers import run_cli
 from tsm_tf.data import load_labels
 from tsm_tf.data import read_videos
 from tsm_tf.data import sources
@@ -37,9 +36,7 @@ def video_tree(tmp_path_factory):
 
 
 def run_prepare(*arguments):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, "-m", "tsm_tf.cli.prepare", *arguments]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    result = run_cli("tsm_tf.cli.prepare", arguments, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 

@@ -3,13 +3,13 @@
 import importlib
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 from tests.data_helpers import write_class_videos
+from tests.helpers import run_cli
 
 # Apache Beam is in tsm_tf[dev]; without it this import fails and says how to install it.
 from tsm_tf.data import beam_prepare
@@ -187,11 +187,7 @@ def test_cli_runner_flag_passes_beam_options_through(video_tree, local_output, t
     labels = tmp_path / "labels.txt"
     labels.write_text("jump\nrun\n")
     output = tmp_path / "out"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    command = [
-        sys.executable,
-        "-m",
-        "tsm_tf.cli.prepare",
+    flags = [
         f"--videos_dir={video_tree}",
         f"--labels={labels}",
         f"--output_dir={output}",
@@ -201,16 +197,12 @@ def test_cli_runner_flag_passes_beam_options_through(video_tree, local_output, t
         "--runner=FnApiRunner",
         "--direct_num_workers=1",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    result = run_cli("tsm_tf.cli.prepare", flags, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote 6 of 10 videos" in result.stdout and "skipped 3 (unreadable)" in result.stdout
     assert_same_shards(output, reference_folder)
-    without_runner = subprocess.run(
-        command[:-2] + ["--direct_num_workers=1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    without_runner = run_cli(
+        "tsm_tf.cli.prepare", flags[:-2] + ["--direct_num_workers=1"], timeout=300
     )
     assert without_runner.returncode != 0 and "need --runner" in without_runner.stderr
 

@@ -5,8 +5,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -16,6 +14,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 import tsm_tf
 from tests.helpers import random_clips
+from tests.helpers import run_cli
 from tests.helpers import seed_everything
 from tests.helpers import tiny_tsm
 from tests.streaming_helpers import streaming_tsm
@@ -375,10 +374,9 @@ def test_export_script_writes_model_metadata_and_android_assets(model, frames, t
     )
     output = tmp_path / "out" / "model.tflite"
     assets = tmp_path / "assets"
-    result = subprocess.run(
+    result = run_cli(
+        os.path.join(REPO, "export", "export_tflite.py"),
         [
-            sys.executable,
-            os.path.join(REPO, "export", "export_tflite.py"),
             f"--model={model_path}",
             f"--output={output}",
             f"--labels={labels_path}",
@@ -388,15 +386,8 @@ def test_export_script_writes_model_metadata_and_android_assets(model, frames, t
             f"--representative_data={frames_path}",
             "--parity_frames=8",
         ],
-        capture_output=True,
-        text=True,
+        environment={"TSM_TF_PROGRESS_SECONDS": "0"},
         timeout=300,
-        env=dict(
-            os.environ,
-            TF_CPP_MIN_LOG_LEVEL="2",
-            CUDA_VISIBLE_DEVICES="",
-            TSM_TF_PROGRESS_SECONDS="0",
-        ),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parity PASS" in result.stdout

@@ -12,8 +12,6 @@ tests show the comparisons fail when the import or the shift is wrong.
 import copy
 import json
 import os
-import subprocess
-import sys
 import types
 
 import numpy as np
@@ -32,6 +30,7 @@ from tests.helpers import SENSITIVITY_FACTOR  # noqa: E402
 from tests.helpers import assert_matches_reference  # noqa: E402
 from tests.helpers import calibration_clips  # noqa: E402
 from tests.helpers import random_clips  # noqa: E402
+from tests.helpers import run_cli  # noqa: E402
 from tests.helpers import run_python  # noqa: E402
 from tests.helpers import seed_everything  # noqa: E402
 from tests.streaming_helpers import stream_online  # noqa: E402
@@ -528,20 +527,10 @@ def test_torch_stays_optional(release_resnet, tmp_path):
 def test_convert_cli_writes_a_model_that_runs_without_torch(release_resnet, tmp_path):
     net, path = release_resnet.net, release_resnet.path
     output = tmp_path / "converted.keras"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsm_tf.cli.convert",
-            f"--checkpoint={path}",
-            f"--output={output}",
-            "--image_size=32",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        "tsm_tf.cli.convert",
+        [f"--checkpoint={path}", f"--output={output}", "--image_size=32"],
         timeout=300,
-        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert str(output) in result.stdout
