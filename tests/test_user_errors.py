@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
+import tsm_tf
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_records
 from tests.helpers import require
+from tests.helpers import run_cli
+from tsm_tf.data.dataset_writer import EncodeSettings
+from tsm_tf.data.dataset_writer import prepare_dataset
 from tsm_tf.training import TrainConfig
+from tsm_tf.training.evaluation import evaluate
+from tsm_tf.training.evaluation import summarize
 from tsm_tf.training.trainer import train
 
 require("torch", "pip install -e '.[dev]'")
@@ -45,3 +51,76 @@ def test_a_failed_start_leaves_no_folder_that_refuses_the_corrected_command(tmp_
     with pytest.raises((FileNotFoundError, ValueError)):
         train(config)
     assert not (run_dir / "config.json").exists()
+
+
+def write_two_class_data(folder, label_names):
+    """Four 6-frame 40 px videos labelled 0 and 1 in one shard, `label_names` as their labels.txt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    videos = [
+        (textured_frames(6, 40, 40, seed=index), index % 2, f"v{index}") for index in range(4)
+    ]
+    write_records(folder / "train-00000-of-00001.tfrecord", videos)
+    (folder / "labels.txt").write_text("\n".join(label_names) + "\n")
+    return str(folder / "train-*.tfrecord")
+
+
+def small_model(num_classes, labels=None):
+    return tsm_tf.build_tsm(
+        "mobilenet_v2",
+        num_classes,
+        labels=labels,
+        width_multiplier=0.35,
+        image_size=32,
+        num_segments=2,
+    )
+
+
+def test_evaluation_refuses_data_labelled_with_another_label_map(tmp_path):
+    pattern = write_two_class_data(tmp_path / "data", ["left", "right"])
+    report = evaluate(small_model(2, labels=["left", "right"]), pattern)
+    assert report["num_videos"] == 4 and report["labels"] == ["left", "right"]
+    with pytest.raises(ValueError, match=r"label map of .*\(2 classes: left, right\) is not"):
+        evaluate(small_model(2, labels=["right", "left"]), pattern)
+    with pytest.raises(ValueError, match=r"is not that of the model \(3 classes\)"):
+        evaluate(small_model(3), pattern)
+    # Data without a label map is checked against the model's class count as it is scored.
+    with pytest.raises(ValueError, match=r"labelled class 2, but the model has 2 classes \(0-1\)"):
+        summarize(np.full((2, 2), 0.5), np.array([0, 2]), ["a", "b"])
+
+
+def test_training_refuses_validation_data_with_another_label_map(tmp_path):
+    train_pattern = write_two_class_data(tmp_path / "train", ["left", "right"])
+    validation_pattern = write_two_class_data(tmp_path / "validation", ["right", "left"])
+    run_dir = tmp_path / "run"
+    config = TrainConfig(
+        train_pattern=train_pattern,
+        validation_pattern=validation_pattern,
+        run_dir=str(run_dir),
+        backbone="mobilenet_v2",
+        width_multiplier=0.35,
+        image_size=32,
+        num_segments=2,
+        batch_size=2,
+        epochs=1,
+    )
+    with pytest.raises(ValueError, match=r"is not that of the training data in"):
+        train(config)
+    assert not run_dir.exists()
+
+
+def test_preparing_refuses_sizes_and_shard_counts_that_cannot_be(tmp_path):
+    with pytest.raises(ValueError, match=r"shorter_side=-1"):
+        EncodeSettings(shorter_side=-1)
+    with pytest.raises(ValueError, match=r"num_shards=0"):
+        prepare_dataset([], ["a"], str(tmp_path / "out"), num_shards=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_console_scripts_print_input_errors_without_a_traceback(tmp_path):
+    flags = ["--videos_dir=/no/such/folder", f"--output_dir={tmp_path / 'out'}"]
+    result = run_cli("tsm_tf.cli.prepare", flags, timeout=120)
+    assert result.returncode == 1
+    assert "error: --videos_dir '/no/such/folder' is not a folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    verbose = run_cli("tsm_tf.cli.prepare", flags, environment={"TSM_TF_VERBOSE": "1"}, timeout=120)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr

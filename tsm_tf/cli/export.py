@@ -211,6 +211,11 @@ def main(argv):
     del argv
     from tsm_tf.lite.export import export_tflite
 
+    if not FLAGS.output.endswith(".tflite"):
+        raise app.UsageError(
+            f"--output must end in .tflite (its metadata goes beside it as .json). "
+            f"Received: {FLAGS.output}"
+        )
     model = load_model_or_preset(FLAGS.model, FLAGS.preset, FLAGS.image_size)
     frames = representative_frames(model)
     metadata = export_tflite(

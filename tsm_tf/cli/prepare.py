@@ -57,10 +57,15 @@ def define_flags() -> None:
     )
     flags.DEFINE_string("output_dir", None, "Where the shards, labels.txt and the report go.")
     flags.DEFINE_string("split", "train", "Shard name prefix, e.g. train or validation.")
-    flags.DEFINE_integer("num_shards", 8, "Number of shards (fewer if there are fewer videos).")
-    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes.")
     flags.DEFINE_integer(
-        "shorter_side", 256, "Resize frames so the shorter side is this long; 0 keeps the size."
+        "num_shards", 8, "Number of shards (fewer if there are fewer videos).", lower_bound=1
+    )
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Worker processes.", lower_bound=1)
+    flags.DEFINE_integer(
+        "shorter_side",
+        256,
+        "Resize frames so the shorter side is this long; 0 keeps the size.",
+        lower_bound=0,
     )
     flags.DEFINE_integer(
         "jpeg_quality", 90, "JPEG quality of the stored frames.", lower_bound=1, upper_bound=100

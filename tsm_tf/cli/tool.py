@@ -1,10 +1,14 @@
 """How every console script starts: flags defined at start-up and listed by `--help`."""
 
+import functools
+import os
 import sys
 from collections.abc import Callable
 
 from absl import app
 from absl import flags
+
+from tsm_tf.utils.native_stderr import verbose
 
 
 def define_progress_flag() -> None:
@@ -34,6 +38,28 @@ def run_tool(
         for flag in defined.get(module, []):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     if flags_parser is None:
-        app.run(main)
+        app.run(_without_traceback(main))
     else:
-        app.run(main, flags_parser=flags_parser)
+        app.run(_without_traceback(main), flags_parser=flags_parser)
+
+
+def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    """`main`, printing the library's input errors (ValueError, OSError) as one line and exiting 1.
+
+    Their messages say what was expected and how to fix it; the traceback
+    above them would only bury that. `TSM_TF_VERBOSE=1` keeps it.
+    """
+
+    @functools.wraps(main)
+    def run(argv):
+        try:
+            return main(argv)
+        except (ValueError, OSError) as error:
+            if verbose():
+                raise
+            program = os.path.basename(sys.argv[0])
+            print(f"{program}: error: {error}", file=sys.stderr)
+            print(f"({type(error).__name__}; TSM_TF_VERBOSE=1 shows where.)", file=sys.stderr)
+            sys.exit(1)
+
+    return run

@@ -24,6 +24,7 @@ from tsm_tf.data.video_io import encode_frame_folder
 from tsm_tf.data.video_io import encode_video
 from tsm_tf.data.workers import report_progress
 from tsm_tf.data.workers import run_tasks
+from tsm_tf.utils.argument_checks import check_positive_int
 from tsm_tf.utils.atomic_files import write_atomically
 
 _STATE_FOLDER = ".prepare"
@@ -47,6 +48,19 @@ class EncodeSettings:
     first_frame_index: int = 1
     frame_rate: float = 0.0
 
+    def __post_init__(self):
+        if isinstance(self.shorter_side, bool) or not isinstance(self.shorter_side, int):
+            raise ValueError(f"`shorter_side` must be an integer. Received: {self.shorter_side!r}")
+        if self.shorter_side < 0:
+            raise ValueError(
+                "`shorter_side` must be a length in pixels, or 0 to keep each video's size. "
+                f"Received: shorter_side={self.shorter_side}"
+            )
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(
+                f"`jpeg_quality` must be from 1 to 100. Received: jpeg_quality={self.jpeg_quality}"
+            )
+
 
 def prepare_dataset(
     items: list[sources.SourceItem],
@@ -69,6 +83,8 @@ def prepare_dataset(
         The report also written to `output_dir/{split}-report.json`: counts,
         every skipped video with its reason and detail, and the shards.
     """
+    check_positive_int("num_shards", num_shards)
+    check_positive_int("num_workers", num_workers)
     os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
     labeled, skipped = _assign_labels(items, labels)
     num_shards = max(1, min(num_shards, len(labeled)))

@@ -190,6 +190,47 @@ def load_labels(file_pattern_or_dir: str) -> list[str]:
     return read_label_file(candidate, open_file=tf.io.gfile.GFile)
 
 
+def check_labels_match(
+    file_pattern: str, expected: Sequence[str] | int, expected_source: str
+) -> None:
+    """Raises ValueError when the label map beside the shards is not `expected`.
+
+    A record stores its class as an index, so data labelled with another
+    label map would be scored against the wrong names without any error.
+    Shards without `labels.txt` beside them cannot be checked and pass.
+
+    Args:
+        file_pattern: the shards, as `load_labels` takes them.
+        expected: the class names in order, or only their number where the
+            names are unknown (a model built without labels).
+        expected_source: what `expected` belongs to, for the message
+            ("the model", "the training data in data/train-*.tfrecord").
+    """
+    try:
+        found = load_labels(file_pattern)
+    except FileNotFoundError:
+        return
+    if isinstance(expected, int):
+        if len(found) == expected:
+            return
+        described = f"{expected} classes"
+    else:
+        if list(found) == list(expected):
+            return
+        described = f"{len(expected)} classes: {_preview(expected)}"
+    raise ValueError(
+        f"The label map of {file_pattern!r} ({len(found)} classes: {_preview(found)}) is not "
+        f"that of {expected_source} ({described}). A record stores its class as an index into "
+        "labels.txt, so both must list the same classes in the same order: use data prepared "
+        "with the same label map (tsm-prepare --labels)."
+    )
+
+
+def _preview(labels: Sequence[str], count: int = 5) -> str:
+    shown = ", ".join(labels[:count])
+    return shown + (", ..." if len(labels) > count else "")
+
+
 def read_videos(file_pattern: str | Sequence[str]) -> Iterator[tuple[np.ndarray, int, str]]:
     """Every video of the matching shards, in file and record order, fully decoded.
 

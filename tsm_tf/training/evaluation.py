@@ -39,12 +39,19 @@ def evaluate(
         of videos and the protocol.
     """
     from tsm_tf.data import make_dataset
+    from tsm_tf.data.records import check_labels_match
     from tsm_tf.data.records import count_records
 
     num_segments, image_size = model.input.shape[1], model.input.shape[2]
     num_classes = model.output.shape[-1]
-    if labels is None:
-        labels = getattr(model, "labels", None) or [str(index) for index in range(num_classes)]
+    if labels is None and getattr(model, "labels", None):
+        labels = list(model.labels)
+        check_labels_match(file_pattern, labels, "the model")
+    elif labels is None:
+        check_labels_match(file_pattern, num_classes, "the model")
+        labels = [str(index) for index in range(num_classes)]
+    else:
+        check_labels_match(file_pattern, labels, "the labels passed to evaluate")
     dataset = make_dataset(
         file_pattern,
         num_segments=num_segments,
@@ -95,6 +102,11 @@ def summarize(
 ) -> dict:
     """Top-1, top-5, per-class accuracy and the confusion matrix of video scores."""
     num_classes = scores.shape[1]
+    if len(truths) and truths.max() >= num_classes:
+        raise ValueError(
+            f"A video is labelled class {truths.max()}, but the model has {num_classes} classes "
+            f"(0-{num_classes - 1}): the data was prepared with another label map."
+        )
     predictions = scores.argmax(axis=1)
     top_k = min(5, num_classes)
     top5 = np.argsort(-scores, axis=1)[:, :top_k]

@@ -121,8 +121,13 @@ def _train(config):
         logging.info("The run in %s already completed %d epochs.", config.run_dir, initial_epoch)
 
     from tsm_tf.data import load_labels
+    from tsm_tf.data.records import check_labels_match
 
     labels = load_labels(config.train_pattern)
+    if config.validation_pattern:
+        check_labels_match(
+            config.validation_pattern, labels, f"the training data in {config.train_pattern!r}"
+        )
     _check_label_swaps(config, labels)
     train_data, validation_data, steps_per_epoch = _make_datasets(config, strategy, initial_epoch)
     with strategy.scope():
