@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -118,12 +119,24 @@ def test_reset_restarts_the_stream(exported):
         (np.zeros((48, 64, 4), np.uint8), r"RGB"),
         (np.zeros((48, 64, 3), np.int64), r"dtype int64"),
         ([[0, 0, 0]], r"NumPy array"),
+        (np.full((48, 64, 3), np.nan, np.float32), r"NaN or infinite"),
+        (np.pad(np.full((8, 8, 3), np.inf, np.float32), ((20, 20), (28, 28), (0, 0))), r"NaN"),
     ],
 )
 def test_bad_frames_are_refused(exported, frame, match):
     classifier = tsm_tf.StreamingClassifier(exported[1])
     with pytest.raises(ValueError, match=match):
         classifier.classify(frame)
+
+
+def test_frames_scaled_to_unit_range_are_flagged(exported):
+    classifier = tsm_tf.StreamingClassifier(exported[1])
+    frame = np.random.default_rng(0).uniform(0, 1, (48, 64, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"expects RGB values in \[0, 255\].*Multiply by 255"):
+        classifier.classify(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        classifier.classify(frame * 255)
 
 
 def drop_state(metadata):

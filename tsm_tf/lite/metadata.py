@@ -81,8 +81,7 @@ def read_metadata(tflite_path: str | os.PathLike, check_sha256: bool = True) -> 
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"The model {tflite_path!r} has no metadata file {path!r} beside it. "
-            "Export it with tsm_tf.export_tflite or export/export_tflite.py, "
-            "which write both."
+            "Export it with tsm-export (or tsm_tf.export_tflite), which writes both."
         )
     try:
         with open(path, encoding="utf-8") as file:

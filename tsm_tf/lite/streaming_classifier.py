@@ -4,6 +4,7 @@ import collections
 import dataclasses
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -244,6 +245,21 @@ class StreamingClassifier:
                 "classify expects uint8 RGB (or float32 in [0, 255]). Received: "
                 f"dtype {frame.dtype}. Convert with frame.astype(np.uint8)."
             )
+        if frame.dtype == np.float32:
+            low, high = float(frame.min()), float(frame.max())
+            if not (np.isfinite(low) and np.isfinite(high)):
+                raise ValueError(
+                    "classify got a frame with NaN or infinite values; the states would carry "
+                    "them into every later frame. Pass uint8 RGB, or float32 in [0, 255]."
+                )
+            if 0 < high <= 1:
+                # Frames scaled to [0, 1] run without error but the model sees nearly black frames.
+                warnings.warn(
+                    f"classify got a float32 frame with values up to {high:g}; the model expects "
+                    "RGB values in [0, 255] (it normalizes them itself). Multiply by 255 if the "
+                    "frames were scaled to [0, 1].",
+                    stacklevel=3,
+                )
         return frame
 
 

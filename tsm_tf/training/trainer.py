@@ -24,6 +24,7 @@ from tsm_tf.training.distribute import is_chief
 from tsm_tf.training.distribute import make_strategy
 from tsm_tf.training.losses import SparseCategoricalCrossentropyWithSmoothing
 from tsm_tf.training.schedules import WarmupDecay
+from tsm_tf.utils.progress import plural
 
 CONFIG_FILE = "config.json"
 CSV_LOG = "log.csv"
@@ -118,7 +119,9 @@ def _train(config):
     state = read_state(config.run_dir)
     initial_epoch = state["epochs_completed"] if state else 0
     if initial_epoch >= config.epochs:
-        logging.info("The run in %s already completed %d epochs.", config.run_dir, initial_epoch)
+        logging.info(
+            "The run in %s already completed %s.", config.run_dir, plural(initial_epoch, "epoch")
+        )
 
     from tsm_tf.data import load_labels
     from tsm_tf.data.records import check_labels_match
