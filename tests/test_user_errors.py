@@ -124,3 +124,15 @@ def test_console_scripts_print_input_errors_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     verbose = run_cli("tsm_tf.cli.prepare", flags, environment={"TSM_TF_VERBOSE": "1"}, timeout=120)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def test_export_refuses_an_output_that_is_not_a_tflite_file(tmp_path):
+    output = tmp_path / "model.keras"
+    result = run_cli(
+        "tsm_tf.cli.export",
+        [f"--model={tmp_path / 'any.keras'}", f"--output={output}"],
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "--output must end in .tflite" in result.stderr
+    assert not output.exists()
