@@ -19,40 +19,6 @@ require("torch", "pip install -e '.[dev]'")
 from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint  # noqa: E402
 
 
-@pytest.mark.parametrize(
-    "content",
-    [b"epoch,loss\n1,0.5\n", bytes(np.random.default_rng(0).integers(1, 127, 512, np.uint8))],
-)
-def test_a_file_that_is_no_checkpoint_is_named_as_such(tmp_path, content):
-    path = tmp_path / "weights.pth"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match="is not a PyTorch checkpoint"):
-        read_torch_checkpoint(str(path))
-
-
-def test_a_failed_start_leaves_no_folder_that_refuses_the_corrected_command(tmp_path):
-    videos = [
-        (textured_frames(6, 40, 40, seed=index), index % 2, f"v{index}") for index in range(4)
-    ]
-    write_records(tmp_path / "train-00000-of-00001.tfrecord", videos)
-    (tmp_path / "labels.txt").write_text("left\nright\n")
-    run_dir = tmp_path / "run"
-    config = TrainConfig(
-        train_pattern=str(tmp_path / "train-*.tfrecord"),
-        run_dir=str(run_dir),
-        backbone="mobilenet_v2",
-        width_multiplier=0.35,
-        image_size=32,
-        num_segments=2,
-        batch_size=2,
-        epochs=1,
-        init_weights=str(tmp_path / "missing.keras"),
-    )
-    with pytest.raises((FileNotFoundError, ValueError)):
-        train(config)
-    assert not (run_dir / "config.json").exists()
-
-
 def write_two_class_data(folder, label_names):
     """Four 6-frame 40 px videos labelled 0 and 1 in one shard, `label_names` as their labels.txt."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -75,6 +41,43 @@ def small_model(num_classes, labels=None):
     )
 
 
+def small_train_config(train_pattern, run_dir, **overrides):
+    """One epoch of a 0.35-width MobileNetV2 TSM on 2 frames of 32 px, batch 2."""
+    return TrainConfig(
+        train_pattern=train_pattern,
+        run_dir=str(run_dir),
+        backbone="mobilenet_v2",
+        width_multiplier=0.35,
+        image_size=32,
+        num_segments=2,
+        batch_size=2,
+        epochs=1,
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"epoch,loss\n1,0.5\n", bytes(np.random.default_rng(0).integers(1, 127, 512, np.uint8))],
+)
+def test_a_file_that_is_no_checkpoint_is_named_as_such(tmp_path, content):
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a PyTorch checkpoint"):
+        read_torch_checkpoint(str(path))
+
+
+def test_a_failed_start_leaves_no_folder_that_refuses_the_corrected_command(tmp_path):
+    train_pattern = write_two_class_data(tmp_path, ["left", "right"])
+    run_dir = tmp_path / "run"
+    config = small_train_config(
+        train_pattern, run_dir, init_weights=str(tmp_path / "missing.keras")
+    )
+    with pytest.raises((FileNotFoundError, ValueError)):
+        train(config)
+    assert not (run_dir / "config.json").exists()
+
+
 def test_evaluation_refuses_data_labelled_with_another_label_map(tmp_path):
     pattern = write_two_class_data(tmp_path / "data", ["left", "right"])
     report = evaluate(small_model(2, labels=["left", "right"]), pattern)
@@ -92,17 +95,7 @@ def test_training_refuses_validation_data_with_another_label_map(tmp_path):
     train_pattern = write_two_class_data(tmp_path / "train", ["left", "right"])
     validation_pattern = write_two_class_data(tmp_path / "validation", ["right", "left"])
     run_dir = tmp_path / "run"
-    config = TrainConfig(
-        train_pattern=train_pattern,
-        validation_pattern=validation_pattern,
-        run_dir=str(run_dir),
-        backbone="mobilenet_v2",
-        width_multiplier=0.35,
-        image_size=32,
-        num_segments=2,
-        batch_size=2,
-        epochs=1,
-    )
+    config = small_train_config(train_pattern, run_dir, validation_pattern=validation_pattern)
     with pytest.raises(ValueError, match=r"is not that of the training data in"):
         train(config)
     assert not run_dir.exists()
