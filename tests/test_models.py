@@ -197,6 +197,26 @@ def test_build_errors(kwargs, message):
         tsm_tf.build_tsm(**arguments)
 
 
+def test_keras_weights_of_other_classes_keep_all_but_the_classifier(tmp_path):
+    source = tiny_tsm(num_classes=3)
+    path = str(tmp_path / "source.keras")
+    source.save(path)
+    model = tiny_tsm(num_classes=2, weights=path)
+    for layer in model.layers:
+        for target, saved in zip(layer.get_weights(), source.get_layer(layer.name).get_weights()):
+            if layer.name == "classifier":
+                assert target.shape != saved.shape
+            else:
+                np.testing.assert_array_equal(target, saved)
+    # The backbone weights are the saved model's, not a fresh draw: another seed differs.
+    fresh = tiny_tsm(num_classes=2).get_layer("features_0_0").get_weights()[0]
+    assert not np.array_equal(model.get_layer("features_0_0").get_weights()[0], fresh)
+    with pytest.raises(ValueError, match=r"do not fit this model at layer"):
+        tiny_tsm(num_classes=2, width_multiplier=0.5, weights=path)
+    with pytest.raises(ValueError, match=r"come from another architecture"):
+        tiny_tsm(backbone="resnet50", num_classes=2, weights=path)
+
+
 def test_too_few_channels_for_the_shift():
     with pytest.raises(ValueError, match="shift_div=64 needs at least 64 channels"):
         tiny_tsm(shift_div=64)

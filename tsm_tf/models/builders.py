@@ -1,9 +1,11 @@
 """Public builders: `build_tsm` and `per_frame_model`."""
 
+import logging
 import os
 
 import keras
 
+from tsm_tf.models.classifier_head import CLASSIFIER_LAYER
 from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
 from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.models.tsm_config import TSMConfig
@@ -38,7 +40,9 @@ def build_tsm(
         dropout: dropout rate before the classifier.
         weights: `None` (random), `"imagenet"` (torchvision's ImageNet
             backbone weights, see `tsm_tf.load_imagenet_weights`), or a path
-            to a `.keras` or `.weights.h5` file of the same architecture, or
+            to a `.keras` file of the same backbone (of other classes, its
+            classifier is left as initialized) or a `.weights.h5` file of
+            the same architecture, or
             to a PyTorch `.pth` / `.pth.tar` file: a TSM checkpoint of the
             reference release (see `tsm_tf.load_torch_checkpoint`) or
             torchvision ImageNet weights (needs torch), or the name of a
@@ -102,8 +106,7 @@ def build_tsm(
         load_torch_weights(model, weights)
         return model
     if weights.endswith(".keras"):
-        source = keras.models.load_model(weights, compile=False)
-        model.set_weights(source.get_weights())
+        _copy_weights(keras.models.load_model(weights, compile=False), model, weights)
     elif weights.endswith(".weights.h5"):
         model.load_weights(weights)
     else:
@@ -113,6 +116,43 @@ def build_tsm(
             f"weights={weights!r}"
         )
     return model
+
+
+def _copy_weights(source, model, path):
+    """Copies a saved model's weights into `model`, all but the classifier where the classes differ.
+
+    Fine-tuning starts from a model of other classes, as from a PyTorch
+    checkpoint; every other weight must match in shape.
+    """
+    source_classes, model_classes = source.output.shape[-1], model.output.shape[-1]
+    skip_classifier = source_classes != model_classes
+    source_layers = [layer.name for layer in source.layers if layer.weights]
+    model_layers = [layer.name for layer in model.layers if layer.weights]
+    if source_layers != model_layers:
+        raise ValueError(
+            f"The weights in {path!r} come from another architecture ({len(source_layers)} "
+            f"layers with weights, this model {len(model_layers)}): build the model with the "
+            "saved model's backbone (the class count may differ)."
+        )
+    for layer in model.layers:
+        if not layer.weights or (skip_classifier and layer.name == CLASSIFIER_LAYER):
+            continue
+        try:
+            source_layer = source.get_layer(layer.name)
+            layer.set_weights(source_layer.get_weights())
+        except ValueError as error:
+            raise ValueError(
+                f"The weights in {path!r} do not fit this model at layer {layer.name!r}: build it "
+                "with the saved model's backbone and width_multiplier (the class count may "
+                f"differ: only the classifier is then left as initialized). {error}"
+            ) from error
+    if skip_classifier:
+        logging.info(
+            "%s classifies %d classes, the model %d: its classifier is left as initialized.",
+            path,
+            source_classes,
+            model_classes,
+        )
 
 
 def _preset_name(weights):
