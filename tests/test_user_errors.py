@@ -119,6 +119,26 @@ def test_console_scripts_print_input_errors_without_a_traceback(tmp_path):
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 
 
+@pytest.mark.parametrize(
+    "command, flags, message",
+    [
+        ("tsm_tf.cli.prepare", [], "--output_dir is required."),
+        ("tsm_tf.cli.evaluate", ["--pattern=x"], "--model=model.keras and --preset=name"),
+        ("tsm_tf.cli.train", ["--epochs=many"], "flag --epochs=many: invalid literal"),
+    ],
+)
+def test_usage_errors_are_two_lines_without_the_flag_listing(command, flags, message):
+    result = run_cli(command, flags, timeout=120)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and message in lines[0] and "--help` for the flags" in lines[1], lines
+
+
+def test_help_succeeds():
+    result = run_cli("tsm_tf.cli.export", ["-h"], timeout=120)
+    assert result.returncode == 0 and "--output" in result.stdout, result.stderr
+
+
 def test_export_refuses_an_output_that_is_not_a_tflite_file(tmp_path):
     output = tmp_path / "model.keras"
     result = run_cli(

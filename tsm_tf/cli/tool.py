@@ -2,6 +2,7 @@
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -9,6 +10,10 @@ from absl import app
 from absl import flags
 
 from tsm_tf.utils.native_stderr import verbose
+
+HELP_FLAGS = ("-?", "-h", "--help", "-help", "--helpshort", "--helpfull", "--helpxml")
+# absl's words for a required flag left out.
+_REQUIRED = re.compile(r"flag --(\w+)=None: Flag --\1 must have a value other than None\.")
 
 
 def define_progress_flag() -> None:
@@ -37,14 +42,39 @@ def run_tool(
     for module in (define_flags.__module__, main.__module__):
         for flag in defined.get(module, []):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    if flags_parser is None:
-        app.run(_without_traceback(main))
-    else:
-        app.run(_without_traceback(main), flags_parser=flags_parser)
+    app.run(_without_traceback(main), flags_parser=_explained(flags_parser or flags.FLAGS))
+
+
+def _usage_error(message: str, exit_code: int = 1) -> None:
+    """Prints a usage error as two short lines, not absl's listing of every flag, and exits."""
+    program = os.path.basename(sys.argv[0])
+    print(f"{program}: error: {message}", file=sys.stderr)
+    print(f"Run `{program} --help` for the flags.", file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def _explained(flags_parser: Callable[[list[str]], list[str]]) -> Callable[[list[str]], list[str]]:
+    """`flags_parser`, with a bad flag reported as a usage error and help ending in status 0.
+
+    absl exits 1 after printing help, which scripts read as a failure.
+    """
+
+    def parse(argv):
+        argv = ["--help" if argument == "-h" else argument for argument in argv]
+        try:
+            return flags_parser(argv)
+        except flags.Error as error:
+            _usage_error(" ".join(_REQUIRED.sub(r"--\1 is required.", str(error)).splitlines()))
+        except SystemExit as exit_request:
+            if exit_request.code == 1 and any(argument in HELP_FLAGS for argument in argv[1:]):
+                sys.exit(0)
+            raise
+
+    return parse
 
 
 def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
-    """`main`, printing the library's input errors (ValueError, OSError) as one line and exiting 1.
+    """`main`, printing usage and input errors (ValueError, OSError) as one line and exiting 1.
 
     Their messages say what was expected and how to fix it; the traceback
     above them would only bury that. `TSM_TF_VERBOSE=1` keeps it.
@@ -54,6 +84,8 @@ def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]
     def run(argv):
         try:
             return main(argv)
+        except app.UsageError as error:
+            _usage_error(str(error), error.exitcode)
         except (ValueError, OSError) as error:
             if verbose():
                 raise

@@ -166,7 +166,7 @@ def resolve_config() -> TrainConfig:
         values[name] = [_parse_swap(name, swap) for swap in values.get(name, [])]
     for required in ("train_pattern", "run_dir"):
         if not values.get(required):
-            raise app.UsageError(f"--{required} is required (see --helpfull).")
+            raise app.UsageError(f"--{required} is required.")
     return TrainConfig(**values)
 
 
