@@ -1,9 +1,10 @@
-"""The evaluation report's confusion-matrix figure."""
+"""The evaluation report: its confusion-matrix figure and its top-5."""
 
 import numpy as np
 from PIL import Image
 
 from tsm_tf.training.evaluation import save_confusion_png
+from tsm_tf.training.evaluation import summarize
 
 
 def test_confusion_png_grows_with_the_class_count(tmp_path):
@@ -25,3 +26,12 @@ def test_confusion_png_grows_with_the_class_count(tmp_path):
         "confusion_120.png",
         "confusion_9.png",
     ]
+
+
+def test_top5_is_reported_only_where_it_can_miss():
+    rng = np.random.default_rng(0)
+    truths = np.arange(14) % 7
+    seven_classes = summarize(rng.random((14, 7)), truths, [str(index) for index in range(7)])
+    assert 0.0 < seven_classes["top5"] < 1.0
+    three_classes = summarize(rng.random((6, 3)), truths[:6] % 3, ["a", "b", "c"])
+    assert three_classes["top5"] is None

@@ -10,7 +10,7 @@ Usage:
 With --preset, the authors' checkpoint is downloaded (once) and converted, and
 the accuracy they report is printed with its protocol for comparison.
 
-Writes `report.json` (top-1, top-5, per-class accuracy, confusion matrix) and
+Writes `report.json` (top-1, top-5 beyond 5 classes, per-class accuracy, confusion matrix) and
 `confusion.png` into --out_dir, and prints the headline numbers.
 """
 
@@ -101,9 +101,10 @@ def main(argv):
     from tsm_tf.utils.progress import plural
 
     protocol = f"{plural(FLAGS.num_clips, 'clip')} x {plural(int(FLAGS.num_crops), 'crop')}"
+    top5 = "" if report["top5"] is None else f", top-5 {report['top5']:.4f}"
     print(
         f"{plural(report['num_videos'], 'video')}, {protocol}: "
-        f"top-1 {report['top1']:.4f}, top-5 {report['top5']:.4f}. Report: {out_dir}"
+        f"top-1 {report['top1']:.4f}{top5}. Report: {out_dir}"
     )
 
 

@@ -34,7 +34,8 @@ def evaluate(
     `tsm_tf.utils.progress`.
 
     Returns:
-        A report: `top1`, `top5`, `per_class_accuracy` (by label name),
+        A report: `top1`, `top5` (None for 5 classes or fewer, where it is
+        always 1), `per_class_accuracy` (by label name),
         `confusion_matrix` (rows: true class, columns: predicted), the number
         of videos and the protocol.
     """
@@ -100,7 +101,7 @@ def evaluate(
 def summarize(
     scores: np.ndarray, truths: np.ndarray, labels: list[str], protocol: dict | None = None
 ) -> dict:
-    """Top-1, top-5, per-class accuracy and the confusion matrix of video scores."""
+    """Top-1, top-5 (None for 5 classes or fewer), per-class accuracy and the confusion matrix."""
     num_classes = scores.shape[1]
     if len(truths) and truths.max() >= num_classes:
         raise ValueError(
@@ -108,8 +109,7 @@ def summarize(
             f"(0-{num_classes - 1}): the data was prepared with another label map."
         )
     predictions = scores.argmax(axis=1)
-    top_k = min(5, num_classes)
-    top5 = np.argsort(-scores, axis=1)[:, :top_k]
+    top5 = np.argsort(-scores, axis=1)[:, :5]
     confusion = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(confusion, (truths, predictions), 1)
     per_class = {}
@@ -119,7 +119,11 @@ def summarize(
     return {
         "num_videos": int(len(truths)),
         "top1": float(np.mean(predictions == truths)),
-        "top5": float(np.mean([truth in row for truth, row in zip(truths, top5)])),
+        "top5": (
+            float(np.mean([truth in row for truth, row in zip(truths, top5)]))
+            if num_classes > 5
+            else None
+        ),
         "per_class_accuracy": per_class,
         "confusion_matrix": confusion.tolist(),
         "labels": list(labels),

@@ -138,10 +138,7 @@ def _train(config):
         model.compile(
             optimizer=_make_optimizer(config, steps_per_epoch),
             loss=SparseCategoricalCrossentropyWithSmoothing(config.label_smoothing),
-            metrics=[
-                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, len(labels)), name="top5"),
-            ],
+            metrics=_metrics(len(labels)),
             jit_compile=config.jit_compile,
         )
         if strategy.num_replicas_in_sync > 1 or isinstance(
@@ -522,6 +519,14 @@ def _freeze_all_but_first_batch_norm(model):
     ]
     for layer in batch_norms[1:]:
         layer.trainable = False
+
+
+def _metrics(num_classes):
+    """Top-1 accuracy, and top-5 where it can miss (more than 5 classes)."""
+    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if num_classes > 5:
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
+    return metrics
 
 
 def _make_optimizer(config, steps_per_epoch):
