@@ -2,6 +2,12 @@
 
 import json
 import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
 
 import numpy as np
 import pytest
@@ -10,6 +16,7 @@ from tests.data_helpers import textured_frames
 from tests.data_helpers import write_class_videos
 from tests.data_helpers import write_frame_folder
 from tests.data_helpers import write_video
+from tests.helpers import fresh_process_environment
 from tests.helpers import run_cli
 from tsm_tf.data import load_labels
 from tsm_tf.data import read_videos
@@ -210,3 +217,48 @@ def test_kinetics_csv_and_something_something_json(tmp_path):
         read_videos(str(tmp_path / "something" / "train-*.tfrecord"))
     )
     assert (label, video_id, frames.shape) == (0, "1234", (5, 32, 32, 3))
+
+
+def processes_with_environment_marker(marker):
+    """Process ids whose environment holds `marker` (workers inherit it from their parent)."""
+    found = []
+    for folder in pathlib.Path("/proc").iterdir():
+        try:
+            if folder.name.isdigit() and marker.encode() in (folder / "environ").read_bytes():
+                found.append(int(folder.name))
+        except OSError:  # gone, or another user's
+            pass
+    return found
+
+
+def test_terminated_prepare_stops_its_workers_and_leaves_no_partial_shard(tmp_path):
+    videos, output = tmp_path / "videos", tmp_path / "out"
+    for index in range(8):
+        write_video(
+            str(videos / f"class{index % 2}" / f"clip{index}.mp4"),
+            textured_frames(48, 120, 160, seed=index),
+        )
+    marker = f"TSM_TF_TEST_MARKER={uuid.uuid4().hex}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tsm_tf.cli.prepare",
+            f"--videos_dir={videos}",
+            f"--output_dir={output}",
+            "--num_shards=2",
+            "--num_workers=2",
+        ],
+        env=fresh_process_environment(dict([marker.split("=")])),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not list(output.glob(".tmp-*")):  # a worker has begun a shard
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert processes_with_environment_marker(marker) == []
+    assert list(output.glob(".tmp-*")) == [] and list(output.glob("*.tfrecord")) == []

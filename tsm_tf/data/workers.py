@@ -6,6 +6,8 @@ module-level functions of tsm_tf, so the workers never need the caller's
 script, and a script without an `if __name__ == "__main__":` guard (or code
 piped to `python -`, or a notebook) works as it is. Each task reports
 finished items through a queue so the bar moves per video, not per shard.
+A SIGTERM (`kill`, a job scheduler) stops the workers too, and each deletes
+the shard it was writing.
 """
 
 import contextlib
@@ -13,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import queue as queue_module
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +31,29 @@ def report_progress(count: int = 1) -> None:
         _progress_queue.put(count)
 
 
+def _exit_on_terminate(signal_number, frame):
+    # Python's default for SIGTERM ends the process at once: no `finally`, no pool shutdown.
+    raise SystemExit(128 + signal_number)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit():
+    """Turns SIGTERM into SystemExit within the block (main thread only; elsewhere unchanged)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _exit_on_terminate)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _initialize_worker(progress_queue):
     global _progress_queue
     _progress_queue = progress_queue
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger().setLevel(logging.WARNING)
 
@@ -93,7 +116,12 @@ def run_tasks(
     Returns:
         The results, in task order.
     """
-    bar = ProgressBar(total_items, description)
+    with _terminate_as_exit():
+        results = _run_tasks(function, tasks, num_workers, ProgressBar(total_items, description))
+    return results
+
+
+def _run_tasks(function, tasks, num_workers, bar):
     global _progress_queue
     if num_workers <= 1 or len(tasks) <= 1:
         progress_queue = queue_module.SimpleQueue()
