@@ -231,7 +231,12 @@ def processes_with_environment_marker(marker):
     return found
 
 
-def test_terminated_prepare_stops_its_workers_and_leaves_no_partial_shard(tmp_path):
+@pytest.mark.parametrize(
+    "stop, exit_code",
+    [("kill", 128 + signal.SIGTERM), ("ctrl_c", 130)],
+)
+def test_stopped_prepare_stops_its_workers_and_leaves_no_partial_shard(stop, exit_code, tmp_path):
+    """`kill` signals the parent alone; Ctrl-C signals the whole process group."""
     videos, output = tmp_path / "videos", tmp_path / "out"
     for index in range(8):
         write_video(
@@ -252,13 +257,19 @@ def test_terminated_prepare_stops_its_workers_and_leaves_no_partial_shard(tmp_pa
         env=fresh_process_environment(dict([marker.split("=")])),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while not list(output.glob(".tmp-*")):  # a worker has begun a shard
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
         time.sleep(0.02)
-    process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM
+    if stop == "kill":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == exit_code, stderr
+    assert "Traceback" not in stderr, stderr
     assert processes_with_environment_marker(marker) == []
     assert list(output.glob(".tmp-*")) == [] and list(output.glob("*.tfrecord")) == []

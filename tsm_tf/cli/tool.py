@@ -86,6 +86,11 @@ def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]
             return main(argv)
         except app.UsageError as error:
             _usage_error(str(error), error.exitcode)
+        except KeyboardInterrupt:
+            if verbose():
+                raise
+            print(f"{os.path.basename(sys.argv[0])}: interrupted", file=sys.stderr)
+            sys.exit(130)
         except (ValueError, OSError) as error:
             if verbose():
                 raise

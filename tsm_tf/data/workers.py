@@ -6,8 +6,8 @@ module-level functions of tsm_tf, so the workers never need the caller's
 script, and a script without an `if __name__ == "__main__":` guard (or code
 piped to `python -`, or a notebook) works as it is. Each task reports
 finished items through a queue so the bar moves per video, not per shard.
-A SIGTERM (`kill`, a job scheduler) stops the workers too, and each deletes
-the shard it was writing.
+Ctrl-C or a SIGTERM (`kill`, a job scheduler) stops the workers too, and
+each deletes the shard it was writing.
 """
 
 import contextlib
@@ -37,17 +37,17 @@ def _exit_on_terminate(signal_number, frame):
 
 
 @contextlib.contextmanager
-def _terminate_as_exit():
-    """Turns SIGTERM into SystemExit within the block (main thread only; elsewhere unchanged)."""
+def _signal_handled(signal_number, handler):
+    """Handles `signal_number` with `handler` within the block (main thread only; elsewhere unchanged)."""
     try:
-        previous = signal.signal(signal.SIGTERM, _exit_on_terminate)
+        previous = signal.signal(signal_number, handler)
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal_number, previous)
 
 
 def _initialize_worker(progress_queue):
@@ -116,7 +116,7 @@ def run_tasks(
     Returns:
         The results, in task order.
     """
-    with _terminate_as_exit():
+    with _signal_handled(signal.SIGTERM, _exit_on_terminate):
         results = _run_tasks(function, tasks, num_workers, ProgressBar(total_items, description))
     return results
 
@@ -138,7 +138,9 @@ def _run_tasks(function, tasks, num_workers, bar):
         return results
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
-    with _main_module_hidden():
+    # Ctrl-C reaches the whole process group: workers started ignoring it (an ignored signal
+    # stays ignored in a child) leave the parent to answer, by terminating the pool.
+    with _main_module_hidden(), _signal_handled(signal.SIGINT, signal.SIG_IGN):
         pool = context.Pool(
             min(num_workers, len(tasks)), initializer=_initialize_worker, initargs=(progress_queue,)
         )
