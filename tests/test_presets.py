@@ -243,15 +243,27 @@ def test_bad_names_and_an_offline_preset_asked_to_stream_fail_clearly(keras_home
         tsm_tf.TSMClassifier.from_preset("tsm_nope")
     with pytest.raises(ValueError, match=r"can change image_size.*Received: shift_div"):
         tsm_tf.TSMClassifier.from_preset(KINETICS, shift_div=4)
-    # An offline model (as the Kinetics preset builds) is refused before export.
+    # An offline (bidirectional) preset is refused before its checkpoint is downloaded.
     monkeypatch.setattr(
-        export_module,
-        "from_preset",
-        lambda *args, **kwargs: tsm_tf.build_tsm("resnet50", 400, **TINY),
+        export_module, "from_preset", lambda *args, **kwargs: pytest.fail("downloaded first")
     )
     with pytest.raises(ValueError, match=r"offline \(bidirectional\) TSM.*cannot stream"):
         export_module.export_preset(KINETICS, keras_home / "x.tflite")
     assert cache_contents(keras_home) == []
+
+
+def test_a_preset_out_of_reach_names_the_cache_path_without_a_traceback(tmp_path):
+    result = run_cli(
+        "tsm_tf.cli.export",
+        [f"--preset={ONLINE}", f"--output={tmp_path / 'online.tflite'}"],
+        # Nothing listens on port 9 of this machine: the download fails at once.
+        environment={"KERAS_HOME": str(tmp_path), download.BASE_URL_VARIABLE: "http://127.0.0.1:9"},
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    cached = tmp_path / download.CACHE_SUBDIR / "mobilenetv2_jester_online.pth.tar"
+    assert f"error: Downloading http://127.0.0.1:9/{cached.name} failed" in result.stderr
+    assert f"copy the file to {cached}" in result.stderr
 
 
 def test_every_preset_is_complete_and_its_labels_are_the_documented_order():

@@ -21,7 +21,7 @@ CACHE_SUBDIR = os.path.join("models", "tsm_tf")
 _CHUNK_BYTES = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(OSError):
     """A preset file could not be downloaded or failed its size / hash check."""
 
 
@@ -80,7 +80,7 @@ def fetch(
     handle, temporary = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=folder)
     try:
         with os.fdopen(handle, "wb") as output:
-            received = _download(source, output)
+            received = _download(source, output, path)
         problem = _check(temporary, sha256, size)
         if problem is not None:
             raise DownloadError(
@@ -100,8 +100,11 @@ def fetch(
     return path
 
 
-def _download(source, output):
-    """Streams `source` into `output` with a progress bar; returns the byte count."""
+def _download(source, output, path):
+    """Streams `source` into `output` with a progress bar; returns the byte count.
+
+    `path` is where the file is cached, named in the advice for working offline.
+    """
     received = 0
     expected = None
     try:
@@ -120,8 +123,9 @@ def _download(source, output):
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise DownloadError(
             f"Downloading {source} failed after {received} bytes ({error}). Nothing "
-            "was kept in the cache; check the connection and call again, or "
-            "download the file by hand and pass its path as `weights=`."
+            "was kept in the cache; check the connection and try again. Offline: copy the "
+            f"file to {path}, where it is looked for first, or point ${BASE_URL_VARIABLE} "
+            "at a folder URL that serves it."
         ) from error
     except Exception as error:  # http.client.IncompleteRead and other cut-offs
         raise DownloadError(

@@ -3,6 +3,7 @@
 import os
 
 from tsm_tf.presets.loading import from_preset
+from tsm_tf.presets.loading import get_preset
 
 
 def export_preset(
@@ -33,13 +34,15 @@ def export_preset(
     from tsm_tf.lite.export import export_tflite
     from tsm_tf.lite.parity import check_parity
 
-    model = from_preset(name, base_url=base_url, **overrides)
-    if mode == "streaming" and model.bidirectional and model.shift_div > 0:
+    architecture = get_preset(name)["architecture"]
+    # Checked before the download: the checkpoint cannot change the architecture.
+    if mode == "streaming" and architecture["bidirectional"] and architecture["shift_div"] > 0:
         raise ValueError(
             f"Preset {name!r} is an offline (bidirectional) TSM: it needs future "
             "frames and cannot stream. Use mode='clip', or the online preset "
             "'tsm_mobilenetv2_jester_online'."
         )
+    model = from_preset(name, base_url=base_url, **overrides)
     metadata = export_tflite(model, output, mode=mode, precision=precision, labels=model.labels)
     report = check_parity(model, output, num_frames=max(16, model.num_segments))
     if not report.passed:
