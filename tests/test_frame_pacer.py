@@ -64,6 +64,15 @@ def test_bad_frame_rates_are_refused(bad):
         FramePacer(bad)
 
 
+@pytest.mark.parametrize("bad", ["1.0", float("nan"), float("inf"), None, True])
+def test_bad_timestamps_are_refused_and_the_pacer_goes_on(bad):
+    pacer = FramePacer(10)
+    assert pacer.accept(0.0)
+    with pytest.raises(ValueError, match="timestamp"):
+        pacer.accept(bad)
+    assert pacer.accept(0.1) and pacer.num_offered == 2
+
+
 def test_golden_sequences_are_what_the_pacer_chooses():
     cases = golden_sequences()
     names = {case["name"] for case in cases}

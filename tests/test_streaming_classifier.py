@@ -118,6 +118,7 @@ def test_reset_restarts_the_stream(exported):
         (np.zeros((1, 48, 64, 3), np.uint8), r"one RGB frame"),
         (np.zeros((48, 64, 4), np.uint8), r"RGB"),
         (np.zeros((48, 64, 3), np.int64), r"dtype int64"),
+        (np.zeros((48, 64, 3), np.float64), r"dtype float64.*astype\(np.float32\)"),
         ([[0, 0, 0]], r"NumPy array"),
         (np.full((48, 64, 3), np.nan, np.float32), r"NaN or infinite"),
         (np.pad(np.full((8, 8, 3), np.inf, np.float32), ((20, 20), (28, 28), (0, 0))), r"NaN"),

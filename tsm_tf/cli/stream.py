@@ -48,7 +48,9 @@ def define_flags() -> None:
     flags.DEFINE_integer("top_k", 3, "Classes to print per line.", lower_bound=1)
     flags.DEFINE_integer("num_threads", 2, "Interpreter threads.", lower_bound=1)
     flags.DEFINE_integer("smoothing_window", 12, "Frames whose logits are averaged.", lower_bound=1)
-    flags.DEFINE_integer("max_frames", None, "Stop after this many frames (default: all).")
+    flags.DEFINE_integer(
+        "max_frames", None, "Stop after this many frames (default: all).", lower_bound=1
+    )
 
 
 def decode_frames(path):

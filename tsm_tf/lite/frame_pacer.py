@@ -24,6 +24,7 @@ A source slower than the model's rate therefore has every frame taken.
 """
 
 import math
+import numbers
 
 NANOSECONDS_PER_SECOND = 1_000_000_000
 
@@ -35,6 +36,13 @@ def period_nanoseconds(frame_rate: float) -> int:
 
 def to_nanoseconds(timestamp_seconds) -> int:
     """Seconds (a float or an exact `fractions.Fraction`) to integer nanoseconds."""
+    if isinstance(timestamp_seconds, bool) or not isinstance(timestamp_seconds, numbers.Real):
+        raise ValueError(
+            "A timestamp is a number of seconds (a float or a fractions.Fraction). "
+            f"Received: {timestamp_seconds!r}"
+        )
+    if not math.isfinite(timestamp_seconds):
+        raise ValueError(f"A timestamp must be finite. Received: {timestamp_seconds!r}")
     return int(math.floor(timestamp_seconds * NANOSECONDS_PER_SECOND + 0.5))
 
 

@@ -243,7 +243,8 @@ class StreamingClassifier:
         if frame.dtype not in (np.uint8, np.float32):
             raise ValueError(
                 "classify expects uint8 RGB (or float32 in [0, 255]). Received: "
-                f"dtype {frame.dtype}. Convert with frame.astype(np.uint8)."
+                f"dtype {frame.dtype}. Convert with frame.astype(np.float32) (or np.uint8 for "
+                "whole values in 0-255); multiply frames scaled to [0, 1] by 255 first."
             )
         if frame.dtype == np.float32:
             low, high = float(frame.min()), float(frame.max())
