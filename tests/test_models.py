@@ -98,6 +98,23 @@ def test_per_frame_model_shares_weights_and_averages_to_logits(backbone):
     assert {id(w) for w in frame_model.weights} == {id(w) for w in model.weights}
 
 
+def test_clips_of_another_length_are_refused_also_after_a_good_batch():
+    """Keras's `predict` relaxes its traced shapes after a first batch; without
+    the check the frames of 8-frame clips were regrouped into two 4-frame clips each."""
+    import tensorflow as tf
+
+    model = tiny_tsm(bidirectional=False)
+    assert model.predict(random_clips(2, 4, 32), verbose=0).shape == (2, 5)
+    for num_frames in (8, 2):
+        with pytest.raises(
+            (ValueError, tf.errors.InvalidArgumentError), match=r"num_segments=4 frames"
+        ):
+            model.predict(random_clips(2, num_frames, 32), verbose=0)
+    with pytest.raises(ValueError, match=r"num_segments=4 frames.*Received: 8 frames"):
+        tsm_tf.MergeSegments(4)(random_clips(1, 8, 32))
+    assert model.predict(random_clips(3, 4, 32), verbose=0).shape == (3, 5)
+
+
 def test_uint8_and_float_inputs_agree():
     model = tiny_tsm()
     clips = random_clips(1, 4, 32).round()
