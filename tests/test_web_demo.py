@@ -16,13 +16,16 @@ import base64
 import json
 import os
 import pathlib
+import re
 import shutil
+import socket
 import subprocess
 import threading
 
 import numpy as np
 import pytest
 
+from tests.helpers import run_cli
 from tsm_tf import StreamingClassifier
 from tsm_tf.cli import web
 from tsm_tf.lite import golden
@@ -281,6 +284,22 @@ def test_mismatched_metadata_is_refused(browser_results):
         "state_renamed" in result["message"]
         and "export model.tflite and model.json together" in result["message"]
     ), result
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [("clip", r"mode='clip'"), ("mismatch", r"state_renamed"), ("in_use", r"is in use")],
+)
+def test_tsm_web_refuses_what_the_page_would_before_serving(models, name, message):
+    _node_tools()  # the server also needs the page's LiteRT.js files
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1] if name == "in_use" else 0
+        model = models["model" if name == "in_use" else name]
+        result = run_cli("tsm_tf.cli.web", [f"--model={model}", f"--port={port}"], timeout=120)
+    assert result.returncode == 1 and re.search(message, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_denied_camera_says_how_to_allow_it(browser_results):

@@ -8,12 +8,12 @@ web_demo) and the model with its `.json` metadata under `/models/model.tflite`, 
 cross-origin isolation headers that multi-threaded wasm needs, and prints the URL to open.
 """
 
+import errno
 import functools
 import http.server
 import mimetypes
 import os
 import pathlib
-import sys
 
 import numpy as np
 from absl import flags
@@ -139,14 +139,27 @@ def define_flags() -> None:
     flags.mark_flag_as_required("model")
 
 
+def check_streaming_model(path: str) -> None:
+    """Refuses, before serving, a model the page would refuse once loaded, by opening it as
+    `StreamingClassifier` does (metadata, its hash, the signature's states, the mode)."""
+    from tsm_tf.lite.streaming_classifier import StreamingClassifier
+
+    StreamingClassifier(path)
+
+
 def main(argv):
     del argv
     values = flags.FLAGS
+    check_streaming_model(values.model)
     try:
         server = make_server({"model": values.model}, values.host, values.port)
-    except (FileNotFoundError, OSError) as error:
-        print(f"tsm-web: {error}", file=sys.stderr)
-        sys.exit(2)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(
+            f"Port {values.port} on {values.host} is in use: pass another --port, "
+            "or --port=0 for any free one."
+        ) from error
     print(
         f"Serving the TSM web demo with {values.model} at {page_url(server)} (Ctrl-C stops).",
         flush=True,
