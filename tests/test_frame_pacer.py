@@ -24,6 +24,9 @@ def test_a_30_fps_source_at_10_fps_takes_every_third_frame():
     assert taken(pacer, timestamps) == list(range(0, 30, 3))
     assert pacer.taken_rate == 10.0 and abs(pacer.offered_rate - 30.0) < 1e-6
     assert pacer.summary() == "fed 10 of 30 frames, 10.0 fps (the model expects 10.0 fps)"
+    single = FramePacer(None)
+    single.accept(0.0)
+    assert single.summary() == "fed 1 of 1 frame, - (the model takes every frame)"
 
 
 def test_choices_follow_timestamps_not_counts():

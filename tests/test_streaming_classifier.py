@@ -191,6 +191,8 @@ def test_clip_models_and_bad_arguments_are_refused(exported, tmp_path):
         tsm_tf.StreamingClassifier(exported[1], smoothing_window=0)
     with pytest.raises(ValueError, match="num_threads=0"):
         tsm_tf.StreamingClassifier(exported[1], num_threads=0)
+    with pytest.raises(ValueError, match="is a Keras model. Export it first: tsm-export"):
+        tsm_tf.StreamingClassifier(tmp_path / "model.keras")
 
 
 def write_video(path, rate, frame_numbers, seed=3):

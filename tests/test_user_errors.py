@@ -134,6 +134,23 @@ def test_usage_errors_are_two_lines_without_the_flag_listing(command, flags, mes
     assert len(lines) == 2 and message in lines[0] and "--help` for the flags" in lines[1], lines
 
 
+def test_int8_export_without_calibration_data_names_the_flag_before_loading(tmp_path):
+    flags = [f"--model={tmp_path / 'absent.keras'}", f"--output={tmp_path / 'm.tflite'}"]
+    result = run_cli("tsm_tf.cli.export", [*flags, "--precision=int8"], timeout=120)
+    assert result.returncode == 1
+    assert "--precision=int8 calibrates on real frames: pass --representative_data" in (
+        result.stderr
+    )
+
+
+def test_stream_names_why_a_file_is_not_a_video(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    result = run_cli("tsm_tf.cli.stream", ["--model=m.tflite", f"--video={text}"], timeout=120)
+    assert result.returncode == 1 and "Errno" not in result.stderr, result.stderr
+    assert "cannot open" in result.stderr and "Invalid data found" in result.stderr
+
+
 def test_help_succeeds():
     result = run_cli("tsm_tf.cli.export", ["-h"], timeout=120)
     assert result.returncode == 0 and "--output" in result.stdout, result.stderr

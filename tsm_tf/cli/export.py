@@ -216,6 +216,11 @@ def main(argv):
             f"--output must end in .tflite (its metadata goes beside it as .json). "
             f"Received: {FLAGS.output}"
         )
+    if FLAGS.precision == "int8" and not FLAGS.representative_data:
+        raise app.UsageError(
+            "--precision=int8 calibrates on real frames: pass --representative_data (records "
+            "'data/train-*.tfrecord' or a .npy of frames), or use --precision=dynamic_int8."
+        )
     model = load_model_or_preset(FLAGS.model, FLAGS.preset, FLAGS.image_size)
     frames = representative_frames(model)
     metadata = export_tflite(

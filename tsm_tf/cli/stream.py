@@ -68,7 +68,8 @@ def decode_frames(path):
     try:
         container = av.open(path)
     except (av.FFmpegError, OSError) as error:
-        raise app.UsageError(f"--video: cannot open {path!r}: {error}") from error
+        reason = getattr(error, "strerror", None) or error
+        raise app.UsageError(f"--video: cannot open {path!r}: {reason}.") from error
     if not container.streams.video:
         container.close()
         raise app.UsageError(f"--video: {path!r} has no video stream.")
@@ -131,12 +132,12 @@ def main(argv):
 
     if (FLAGS.preset is None) == (FLAGS.model is None):
         raise app.UsageError("Pass exactly one of --model=model.tflite and --preset=name.")
+    rate, frames = decode_frames(FLAGS.video)  # first: a preset's export takes minutes
     with tempfile.TemporaryDirectory() as folder:
         model_path = FLAGS.model if FLAGS.preset is None else export_preset_to(folder)
         classifier = StreamingClassifier(
             model_path, num_threads=FLAGS.num_threads, smoothing_window=FLAGS.smoothing_window
         )
-        rate, frames = decode_frames(FLAGS.video)
         logging.info("Streaming %s (%.1f fps) through %s.", FLAGS.video, rate, model_path)
         stream_video(classifier, frames, FLAGS.every, FLAGS.top_k, FLAGS.max_frames)
     print(f"frame rate: {classifier.pacer.summary()}; the video has {rate:.1f} fps")

@@ -149,7 +149,8 @@ class FramePacer:
             if self.frame_rate is None
             else f"the model expects {self.frame_rate:.1f} fps"
         )
-        return f"fed {self.num_taken} of {self.num_offered} frames, {rate} ({expected})"
+        frames = "frame" if self.num_offered == 1 else "frames"
+        return f"fed {self.num_taken} of {self.num_offered} {frames}, {rate} ({expected})"
 
 
 def _rate(count, first, last):

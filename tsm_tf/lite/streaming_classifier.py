@@ -134,6 +134,11 @@ class StreamingClassifier:
                 "`smoothing_window` must be a positive int (1 turns smoothing "
                 f"off). Received: smoothing_window={smoothing_window!r}"
             )
+        if os.fspath(tflite_path).endswith((".keras", ".h5")):
+            raise ValueError(
+                f"StreamingClassifier runs a TFLite export; {os.fspath(tflite_path)!r} is a Keras "
+                "model. Export it first: tsm-export --model=MODEL.keras --output=model.tflite."
+            )
         self._model = TFLiteModel(tflite_path, num_threads=num_threads)
         self.metadata = self._model.metadata
         if self.metadata["mode"] != "streaming":
