@@ -52,7 +52,13 @@ from tsm_tf.lite.tflite_model import TFLiteModel  # noqa: E402
 
 _BACKBONES = flags.DEFINE_list("backbones", ["mobilenet_v2", "resnet50"], "Clip-model backbones.")
 _NUM_SEGMENTS = flags.DEFINE_integer("num_segments", 8, "Frames per clip.")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", 224, "Frame size.")
+_IMAGE_SIZE = flags.DEFINE_integer(
+    "image_size",
+    224,
+    "Frame size (at least 64: the reference's batch-norm calibration needs more than one "
+    "value per channel in the last feature map).",
+    lower_bound=64,
+)
 _NUM_CLASSES = flags.DEFINE_integer("num_classes", 400, "Classes of the clip models (Kinetics).")
 _ONLINE_CLASSES = 27  # the online demo's Jester classes
 _THREADS = flags.DEFINE_integer("threads", 2, "Threads for PyTorch, TensorFlow and TFLite.")

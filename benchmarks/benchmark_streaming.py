@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/benchmark_streaming.py [--image_size=224] [--num_threads=2] \
-        [--num_frames=50] [--output_dir=/tmp/tsm_benchmark]
+        [--num_frames=100] [--output_dir=/tmp/tsm_benchmark]
 
 Builds MobileNetV2 TSM (uni-directional, 8 segments, random weights: speed
 does not depend on them), exports it and its baselines, and times each

@@ -106,6 +106,36 @@ def test_a_broken_snippet_fails(tmp_path):
     assert run_document(skipped, tmp_path) == 0
 
 
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def heading_anchors(path):
+    """GitHub's anchors for the headings of a Markdown file (code blocks left out)."""
+    anchors, fenced = set(), False
+    for line in path.read_text().splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_relative_links_lead_somewhere():
+    documents = [*DOCUMENTS, ROOT / "web_demo" / "README.md", ROOT / "android_demo" / "README.md"]
+    broken = []
+    for document in documents:
+        for target in LINK.findall(document.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # a URL
+            file_part, _, anchor = target.partition("#")
+            linked = (document.parent / file_part).resolve() if file_part else document
+            if not linked.exists():
+                broken.append(f"{document.name}: {target} (no {linked})")
+            elif anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked):
+                broken.append(f"{document.name}: {target} (no heading #{anchor})")
+    assert not broken, "\n".join(broken)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", DOCUMENTS, ids=[path.name for path in DOCUMENTS])
 def test_document_runs_as_written(path, tmp_path):
@@ -113,7 +143,12 @@ def test_document_runs_as_written(path, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command, flag", [("tsm-train", "--nobidirectional"), ("tsm-export", "--frame_rate")]
+    "command, flag",
+    [
+        ("tsm-train", "--nobidirectional"),
+        ("tsm-export", "--frame_rate"),
+        ("tsm-eval", "--noprogress"),
+    ],
 )
 def test_help_lists_the_tools_own_flags(command, flag):
     result = subprocess.run(

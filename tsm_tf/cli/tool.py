@@ -39,7 +39,7 @@ def run_tool(
     """
     define_flags()
     defined = flags.FLAGS.flags_by_module_dict()
-    for module in (define_flags.__module__, main.__module__):
+    for module in (define_flags.__module__, main.__module__, __name__):  # __name__: --progress
         for flag in defined.get(module, []):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     app.run(_without_traceback(main), flags_parser=_explained(flags_parser or flags.FLAGS))
