@@ -1,5 +1,8 @@
 """What a user who passes the wrong thing sees: a clear error, and nothing left behind."""
 
+import os
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,8 @@ from tsm_tf.training import TrainConfig
 from tsm_tf.training.evaluation import evaluate
 from tsm_tf.training.evaluation import summarize
 from tsm_tf.training.trainer import train
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 require("torch", "pip install -e '.[dev]'")
 from tsm_tf.interop.torch_checkpoint import read_torch_checkpoint  # noqa: E402
@@ -149,6 +154,23 @@ def test_stream_names_why_a_file_is_not_a_video(tmp_path):
     result = run_cli("tsm_tf.cli.stream", ["--model=m.tflite", f"--video={text}"], timeout=120)
     assert result.returncode == 1 and "Errno" not in result.stderr, result.stderr
     assert "cannot open" in result.stderr and "Invalid data found" in result.stderr
+
+
+def test_a_missing_optional_dependency_names_its_extra(tmp_path):
+    shadow = tmp_path / "shadow" / "ai_edge_litert"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('as if not installed')\n")
+    result = run_cli(
+        "tsm_tf.cli.web",
+        [f"--model={tmp_path / 'model.tflite'}"],
+        # The shadow first, then this checkout (as an installed or a PYTHONPATH tsm_tf).
+        environment={"PYTHONPATH": os.pathsep.join([str(shadow.parent), str(ROOT)])},
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "needs ai-edge-litert" in result.stderr and "pip install 'tsm_tf[litert]'" in (
+        result.stderr
+    )
 
 
 def test_help_succeeds():

@@ -76,8 +76,9 @@ def _explained(flags_parser: Callable[[list[str]], list[str]]) -> Callable[[list
 def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
     """`main`, printing usage and input errors (ValueError, OSError) as one line and exiting 1.
 
-    Their messages say what was expected and how to fix it; the traceback
-    above them would only bury that. `TSM_TF_VERBOSE=1` keeps it.
+    Their messages say what was expected and how to fix it, as do the
+    library's ImportErrors for optional dependencies (which extra to install);
+    the traceback above them would only bury that. `TSM_TF_VERBOSE=1` keeps it.
     """
 
     @functools.wraps(main)
@@ -91,7 +92,7 @@ def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]
                 raise
             print(f"{os.path.basename(sys.argv[0])}: interrupted", file=sys.stderr)
             sys.exit(130)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, ImportError) as error:
             if verbose():
                 raise
             program = os.path.basename(sys.argv[0])

@@ -41,7 +41,13 @@ class TFLiteModel:
         num_threads: int | None = None,
         check_sha256: bool = True,
     ):
-        from ai_edge_litert.interpreter import Interpreter
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as error:
+            raise ImportError(
+                "Running a .tflite needs ai-edge-litert (LiteRT's interpreter), an optional "
+                "dependency of tsm_tf: pip install 'tsm_tf[litert]'."
+            ) from error
 
         self.path = os.fspath(tflite_path)
         self.metadata = read_metadata(self.path, check_sha256=check_sha256)
