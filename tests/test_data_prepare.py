@@ -259,6 +259,8 @@ def test_stopped_prepare_stops_its_workers_and_leaves_no_partial_shard(stop, exi
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell starts background jobs with SIGINT ignored, and the child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not list(output.glob(".tmp-*")):  # a worker has begun a shard
