@@ -25,6 +25,7 @@ from tsm_tf.data.video_io import encode_video
 from tsm_tf.data.workers import report_progress
 from tsm_tf.data.workers import run_tasks
 from tsm_tf.utils.argument_checks import check_positive_int
+from tsm_tf.utils.atomic_files import discard_temporaries_in
 from tsm_tf.utils.atomic_files import write_atomically
 
 _STATE_FOLDER = ".prepare"
@@ -102,7 +103,12 @@ def prepare_dataset(
     if resumed_reports:
         logging.info("Resuming: %d of %d shards already finished", len(resumed_reports), num_shards)
     total = sum(len(task[3]) for task in tasks)
-    new_reports = run_tasks(_write_shard, tasks, num_workers, total, f"{split} videos")
+    try:
+        new_reports = run_tasks(_write_shard, tasks, num_workers, total, f"{split} videos")
+    except BaseException:
+        # Workers stopped mid-shard (Ctrl-C, SIGTERM) end at once, leaving their temporaries.
+        discard_temporaries_in(output_dir)
+        raise
     shard_reports = sorted(
         resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"]
     )

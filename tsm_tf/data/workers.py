@@ -6,8 +6,9 @@ module-level functions of tsm_tf, so the workers never need the caller's
 script, and a script without an `if __name__ == "__main__":` guard (or code
 piped to `python -`, or a notebook) works as it is. Each task reports
 finished items through a queue so the bar moves per video, not per shard.
-Ctrl-C or a SIGTERM (`kill`, a job scheduler) stops the workers too, and
-each deletes the shard it was writing.
+Ctrl-C or a SIGTERM (`kill`, a job scheduler) to the parent stops the
+workers too: the parent terminates the pool (workers keep SIGTERM's default,
+so they end at once, as `Pool.terminate` expects).
 """
 
 import contextlib
@@ -53,7 +54,6 @@ def _signal_handled(signal_number, handler):
 def _initialize_worker(progress_queue):
     global _progress_queue
     _progress_queue = progress_queue
-    signal.signal(signal.SIGTERM, _exit_on_terminate)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger().setLevel(logging.WARNING)
 

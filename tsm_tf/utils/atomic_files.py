@@ -18,6 +18,7 @@ def _umask_file_mode():
 
 
 _FILE_MODE = _umask_file_mode()
+_PREFIX = ".tmp-"
 
 
 def temporary_path_beside(path, suffix=None) -> str:
@@ -32,7 +33,7 @@ def temporary_path_beside(path, suffix=None) -> str:
     if suffix is None:
         name = os.path.basename(path)
         suffix = name[name.index(".") :] if "." in name else ""
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=_PREFIX, suffix=suffix, dir=folder)
     os.close(handle)
     return temporary
 
@@ -47,6 +48,14 @@ def discard(temporary) -> None:
     """Removes a temporary file that will not be committed."""
     if os.path.exists(temporary):
         os.remove(temporary)
+
+
+def discard_temporaries_in(folder) -> None:
+    """Removes every temporary file in `folder`, for the owner of a folder whose writers
+    were stopped before they could discard their own."""
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if name.startswith(_PREFIX):
+            discard(os.path.join(folder, name))
 
 
 @contextlib.contextmanager
