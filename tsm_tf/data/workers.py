@@ -33,7 +33,7 @@ def report_progress(count: int = 1) -> None:
 
 
 def _exit_on_terminate(signal_number, frame):
-    # Python's default for SIGTERM ends the process at once: no `finally`, no pool shutdown.
+    # SIGTERM's default action ends the process at once: no `finally`, no pool shutdown.
     raise SystemExit(128 + signal_number)
 
 
