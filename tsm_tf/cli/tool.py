@@ -11,7 +11,8 @@ from absl import flags
 
 from tsm_tf.utils.native_stderr import verbose
 
-HELP_FLAGS = ("-?", "-h", "--help", "-help", "--helpshort", "--helpfull", "--helpxml")
+# -h is read as --help before parsing.
+HELP_FLAGS = ("-?", "--help", "-help", "--helpshort", "--helpfull", "--helpxml")
 # absl's words for a required flag left out.
 _REQUIRED = re.compile(r"flag --(\w+)=None: Flag --\1 must have a value other than None\.")
 
