@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Debian's Kotlin compiler and JUnit 4, for the Android core's JVM tests (tests/test_android_core.py).
-# Installs them where missing (as root, or through sudo); the Makefile and .ci/run both call this.
+# Asks apt (as root, or through sudo) only for what is missing; the Makefile and .ci/run both call this.
 set -euo pipefail
-if command -v kotlinc >/dev/null && [ -f /usr/share/java/junit4.jar ]; then
-  echo "kotlinc and junit4 are installed"
-  exit 0
+source "$(dirname "$0")/lib/apt_missing.sh"
+
+if command -v kotlinc >/dev/null; then
+  found "kotlinc ($(command -v kotlinc))"
+else
+  missing kotlinc kotlin
 fi
-SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends kotlin junit4
+JUNIT_JAR=${JUNIT_JAR:-/usr/share/java/junit4.jar}
+if [ -f "$JUNIT_JAR" ]; then
+  found "junit4 ($JUNIT_JAR)"
+else
+  missing junit4 junit4
+fi
+install_missing
