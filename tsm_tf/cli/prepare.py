@@ -80,32 +80,6 @@ def define_flags() -> None:
     flags.mark_flag_as_required("output_dir")
 
 
-def list_sources(flag_values, reader=sources) -> tuple[list[sources.SourceItem], list[str] | None]:
-    """Items from exactly one of --videos_dir, --annotations, --frame_list (plus found class names).
-
-    `reader` lists them (`sources`, or `beam_prepare` for any file system).
-    """
-    given = [
-        name for name in ("videos_dir", "annotations", "frame_list") if flag_values[name].value
-    ]
-    if len(given) != 1:
-        raise app.UsageError(
-            f"Give exactly one of --videos_dir, --annotations, --frame_list. Received: {given or 'none'}."
-        )
-    if flag_values.videos_dir:
-        return reader.list_video_folders(flag_values.videos_dir)
-    if flag_values.annotations:
-        if not flag_values.videos_root:
-            raise app.UsageError(
-                "--annotations needs --videos_root, the folder its videos are under."
-            )
-        items = reader.list_annotations(flag_values.annotations, flag_values.videos_root)
-        return items, sorted({item.label for item in items if isinstance(item.label, str)})
-    items = reader.list_frame_folders(flag_values.frame_list, flag_values.frames_root)
-    num_classes = max((item.label for item in items if item.label >= 0), default=-1) + 1
-    return items, [str(index) for index in range(num_classes)]
-
-
 def resolve_labels(labels_flag: str | None, output_dir: str, found: list[str]) -> list[str]:
     """--labels, else an existing output_dir/labels.txt, else the class names found."""
     existing = os.path.join(output_dir, records.LABELS_FILE)
@@ -135,17 +109,6 @@ def print_summary(report: dict) -> None:
     print(f"report: {os.path.join(report['output_dir'], report['split'] + '-report.json')}")
 
 
-def encode_settings(flag_values) -> EncodeSettings:
-    """The storage settings the flags ask for."""
-    return EncodeSettings(
-        shorter_side=flag_values.shorter_side,
-        jpeg_quality=flag_values.jpeg_quality,
-        frame_template=flag_values.frame_template,
-        first_frame_index=flag_values.first_frame_index,
-        frame_rate=flag_values.frame_rate,
-    )
-
-
 def main(argv):
     flag_values = flags.FLAGS
     other_flags = argv[1:]
@@ -160,7 +123,13 @@ def main(argv):
             f"Unknown arguments {other_flags}. Flags for Apache Beam need --runner "
             "(e.g. --runner=DirectRunner); see tsm-prepare --helpfull."
         )
-    items, found = list_sources(flag_values)
+    items, found = sources.list_sources(
+        flag_values.videos_dir,
+        flag_values.annotations,
+        flag_values.videos_root,
+        flag_values.frame_list,
+        flag_values.frames_root,
+    )
     labels = resolve_labels(flag_values.labels, flag_values.output_dir, found)
     report = prepare_dataset(
         items,
@@ -169,7 +138,7 @@ def main(argv):
         flag_values.split,
         flag_values.num_shards,
         flag_values.num_workers,
-        encode_settings(flag_values),
+        EncodeSettings.from_options(flag_values),
         flag_values.overwrite,
     )
     print_summary(report)

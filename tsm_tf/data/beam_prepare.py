@@ -137,9 +137,14 @@ def prepare_dataset_beam(
 
 def prepare_from_flags(flag_values, pipeline_args: list[str]) -> dict:
     """tsm-prepare's `--runner` path: lists, resolves labels, runs the pipeline."""
-    from tsm_tf.cli import prepare
-
-    items, found = prepare.list_sources(flag_values, reader=_AnyFileSystem)
+    items, found = sources.list_sources(
+        flag_values.videos_dir,
+        flag_values.annotations,
+        flag_values.videos_root,
+        flag_values.frame_list,
+        flag_values.frames_root,
+        reader=_AnyFileSystem,
+    )
     labels = resolve_labels(flag_values.labels, flag_values.output_dir, found)
     pipeline_args = [f"--runner={flag_values.runner}", *pipeline_args]
     if flag_values["num_workers"].present:
@@ -155,14 +160,14 @@ def prepare_from_flags(flag_values, pipeline_args: list[str]) -> dict:
         flag_values.output_dir,
         flag_values.split,
         flag_values.num_shards,
-        prepare.encode_settings(flag_values),
+        EncodeSettings.from_options(flag_values),
         flag_values.overwrite,
         pipeline_args,
     )
 
 
 def resolve_labels(labels_flag: str | None, output_dir: str, found: list[str] | None) -> list[str]:
-    """`prepare.resolve_labels` on any file system: --labels, else output_dir/labels.txt, else `found`."""
+    """`tsm_tf.cli.prepare.resolve_labels` on any file system: --labels, else output_dir/labels.txt, else `found`."""
     existing = _join(output_dir, records.LABELS_FILE)
     if labels_flag:
         return _AnyFileSystem.read_label_file(labels_flag)

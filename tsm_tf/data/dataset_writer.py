@@ -49,6 +49,13 @@ class EncodeSettings:
     first_frame_index: int = 1
     frame_rate: float = 0.0
 
+    @classmethod
+    def from_options(cls, options) -> "EncodeSettings":
+        """The settings of the same names in `options` (tsm-prepare's flags, or any such object)."""
+        return cls(
+            **{field.name: getattr(options, field.name) for field in dataclasses.fields(cls)}
+        )
+
     def __post_init__(self):
         if isinstance(self.shorter_side, bool) or not isinstance(self.shorter_side, int):
             raise ValueError(f"`shorter_side` must be an integer. Received: {self.shorter_side!r}")

@@ -14,6 +14,7 @@ import csv
 import dataclasses
 import json
 import os
+import sys
 
 from tsm_tf.data.video_io import VIDEO_EXTENSIONS
 
@@ -38,6 +39,58 @@ class SourceItem:
     label: str | int | None
     num_frames: int | None = None
     size: int = 0
+
+
+def list_sources(
+    videos_dir: str | None = None,
+    annotations: str | None = None,
+    videos_root: str | None = None,
+    frame_list: str | None = None,
+    frames_root: str = "",
+    reader=None,
+) -> tuple[list[SourceItem], list[str]]:
+    """The items of exactly one layout, and the class names found (tsm-prepare's inputs).
+
+    Args:
+        videos_dir: a folder with one sub-folder of videos per class.
+        annotations: a CSV or JSON annotation list, its videos under `videos_root`.
+        videos_root: the folder the annotation list's videos are under.
+        frame_list: a TSM list file of frame folders, relative to `frames_root`.
+        frames_root: the folder the frame list's folders are relative to.
+        reader: what lists the files: None for this machine's (this module's
+            functions); `beam_prepare` passes one for any file system.
+
+    Returns:
+        (items, class names: sorted folder or label names, or "0".."n-1" for a frame list).
+    """
+    reader = sys.modules[__name__] if reader is None else reader
+    given = [
+        name
+        for name, value in (
+            ("videos_dir", videos_dir),
+            ("annotations", annotations),
+            ("frame_list", frame_list),
+        )
+        if value
+    ]
+    if len(given) != 1:
+        raise ValueError(
+            "Give exactly one of videos_dir, annotations and frame_list (tsm-prepare: "
+            f"--videos_dir, --annotations, --frame_list). Received: {given or 'none'}."
+        )
+    if videos_dir:
+        return reader.list_video_folders(videos_dir)
+    if annotations:
+        if not videos_root:
+            raise ValueError(
+                "An annotation list needs videos_root (tsm-prepare: --videos_root), "
+                "the folder its videos are under."
+            )
+        items = reader.list_annotations(annotations, videos_root)
+        return items, sorted({item.label for item in items if isinstance(item.label, str)})
+    items = reader.list_frame_folders(frame_list, frames_root)
+    num_classes = max((item.label for item in items if item.label >= 0), default=-1) + 1
+    return items, [str(index) for index in range(num_classes)]
 
 
 def list_video_folders(root: str) -> tuple[list[SourceItem], list[str]]:

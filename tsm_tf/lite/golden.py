@@ -178,7 +178,7 @@ def moving_frames(num_frames: int, height: int, width: int, seed: int = 0) -> np
 def replay_interpreter(model_path: str, frames: np.ndarray, reset_before: int | None) -> list:
     """Streams `frames` through the signature runner, carrying states by name.
 
-    Returns one `tsm_tf.lite.streaming.StreamStep` per frame: the exact
+    Returns one `tsm_tf.lite.stream_step.StreamStep` per frame: the exact
     `inputs` fed and the `outputs` returned (quantized tensors as stored).
     """
     model = TFLiteModel(model_path, num_threads=1)

@@ -6,27 +6,14 @@ Android core, the benchmarks and the tests. `stream_keras` drives an online
 Keras model, `stream_tflite` an exported model on the real interpreter.
 """
 
-import dataclasses
 import os
 from collections.abc import Callable
 from collections.abc import Iterable
 
 import numpy as np
 
-
-@dataclasses.dataclass
-class StreamStep:
-    """One frame of a stream.
-
-    Attributes:
-        inputs: exactly what was fed (the frame and the states, by name).
-        outputs: exactly what came back (the logits and the new states).
-        logits: float32 `(num_classes,)`, dequantized where the model is quantized.
-    """
-
-    inputs: dict[str, np.ndarray]
-    outputs: dict[str, np.ndarray]
-    logits: np.ndarray
+from tsm_tf.lite.stream_step import StreamStep
+from tsm_tf.lite.tflite_model import TFLiteModel
 
 
 def carry_states(
@@ -84,8 +71,6 @@ def stream_tflite(
         frames: `(image_size, image_size, 3)` frames with values in [0, 255].
         reset_before: the index of the frame before which the states restart, or None.
     """
-    from tsm_tf.lite.tflite_model import TFLiteModel  # imports this module
-
     if isinstance(model, (str, os.PathLike)):
         model = TFLiteModel(model, num_threads=1)
     return carry_states(model.run_frame, frames, model.zero_states, reset_before)

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from tsm_tf.lite.metadata import read_metadata
-from tsm_tf.lite.streaming import StreamStep
+from tsm_tf.lite.stream_step import StreamStep
 from tsm_tf.utils.native_stderr import captured_native_stderr
 
 
