@@ -1,6 +1,7 @@
 """Writers of small test inputs for the data tests: videos (PyAV), frame folders, records."""
 
 import os
+import struct
 
 import numpy as np
 
@@ -38,12 +39,13 @@ def textured_frames(num_frames, height, width, seed=0):
     return np.stack(frames).round().astype(np.uint8)
 
 
-def write_video(path, frames, codec="h264", frame_rate=25):
-    """Encodes RGB uint8 frames `(T, H, W, 3)` with PyAV (h264 for .mp4, libvpx-vp9 for .webm)."""
+def write_video(path, frames, codec="h264", frame_rate=25, options=None):
+    """Encodes RGB uint8 frames `(T, H, W, 3)` with PyAV (h264 for .mp4, libvpx-vp9 for .webm);
+    `options` go to the muxer (`{"movflags": "faststart"}`: the index before the data)."""
     import av
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with av.open(path, "w") as container:
+    with av.open(path, "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=frame_rate)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
@@ -52,6 +54,32 @@ def write_video(path, frames, codec="h264", frame_rate=25):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def write_damaged_videos(folder):
+    """Two copies of 4 s of noise at 25 fps (h264), damaged part-way; returns their paths.
+
+    `damaged.mp4` has 3000 bytes zeroed in the middle of its media data (mdat): the
+    decoder rejects the two packets at 2.00 s and 2.04 s. `cut.mp4` has its index first
+    and loses its second half: the data ends at 1.96 s, and the last packet is partial.
+    """
+    frames = np.random.default_rng(0).integers(0, 256, (100, 48, 64, 3), dtype=np.uint8)
+    damaged, cut = os.path.join(folder, "damaged.mp4"), os.path.join(folder, "cut.mp4")
+    write_video(damaged, frames)
+    write_video(cut, frames, options={"movflags": "faststart"})
+    with open(damaged, "rb") as file:
+        data = bytearray(file.read())
+    at = data.find(b"mdat")
+    end = at - 4 + struct.unpack(">I", data[at - 4 : at])[0]
+    middle = (at + 4 + end) // 2
+    data[middle : middle + 3000] = bytes(3000)
+    with open(damaged, "wb") as file:
+        file.write(data)
+    with open(cut, "rb") as file:
+        data = file.read()
+    with open(cut, "wb") as file:
+        file.write(data[: len(data) // 2])
+    return damaged, cut
 
 
 def write_class_videos(root, class_names, unknown_class="swim"):

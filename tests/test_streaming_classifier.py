@@ -2,16 +2,23 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 
 import tsm_tf
+from tests.data_helpers import write_damaged_videos
+from tests.helpers import fresh_process_environment
 from tests.helpers import run_cli
 from tests.helpers import seed_everything
 from tests.streaming_helpers import streaming_tsm
+from tsm_tf.cli import stream
 from tsm_tf.lite.preprocessing import resize_and_center_crop
+from tsm_tf.lite.streaming_classifier import mean_scores
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +202,9 @@ def test_clip_models_and_bad_arguments_are_refused(exported, tmp_path):
         tsm_tf.StreamingClassifier(tmp_path / "model.keras")
 
 
-def write_video(path, rate, frame_numbers, seed=3):
-    """An mpeg4 video whose frames are shown at `frame_number / rate` seconds (gaps allowed)."""
+def write_video(path, rate, frame_numbers, seed=3, rotation=None):
+    """An mpeg4 video whose frames are shown at `frame_number / rate` seconds (gaps allowed),
+    turned `rotation` degrees counter-clockwise for display, if given."""
     import fractions
 
     import av
@@ -204,6 +212,8 @@ def write_video(path, rate, frame_numbers, seed=3):
     with av.open(path, "w") as container:
         stream = container.add_stream("mpeg4", rate=rate)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
         for number, frame in zip(frame_numbers, raw_frames(len(frame_numbers), seed=seed)):
             video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
             video_frame.pts, video_frame.time_base = number, fractions.Fraction(1, rate)
@@ -214,15 +224,20 @@ def write_video(path, rate, frame_numbers, seed=3):
     return path
 
 
-def run_tsm_stream(model_path, video):
+def run_tsm_stream(model_path, video, *flags):
     result = run_cli(
         "tsm_tf.cli.stream",
-        [f"--model={model_path}", f"--video={video}", "--every=frame", "--top_k=2"],
+        [f"--model={model_path}", f"--video={video}", "--every=frame", "--top_k=2", *flags],
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stdout.splitlines() if "frame" in line and "s  " in line]
     return result.stdout, lines
+
+
+def read_json_lines(path):
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file]
 
 
 def with_frame_rate(frame_rate):
@@ -232,13 +247,32 @@ def with_frame_rate(frame_rate):
     return change
 
 
-def test_tsm_stream_cli_prints_top_k_and_latency(exported, tmp_path):
-    video = write_video(str(tmp_path / "clip.mp4"), 10, range(25))
-    output, lines = run_tsm_stream(exported[1], video)
-    assert len(lines) == 25
-    assert lines[0].split()[1:3] == ["frame", "0"]
-    assert "latency: 25 frames" in output and "state memory:" in output
-    assert "fed 25 of 25 frames, 10.0 fps (the model takes every frame)" in output
+def test_ctrl_c_ends_tsm_stream_with_the_summary_of_what_was_streamed(exported, tmp_path):
+    """A real SIGINT once the first second is printed: the summary, the JSON lines, status 130."""
+    video = write_video(str(tmp_path / "long.mp4"), 25, range(1000))
+    output = tmp_path / "long.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tsm_tf.cli.stream", f"--model={exported[1]}", f"--video={video}"]
+        + ["--top_k=2", f"--output={output}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=fresh_process_environment(),
+    )
+    first_line = process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=120)
+    stdout = first_line + rest
+    assert process.returncode == 130, stdout + stderr[-3000:]
+    assert first_line.split()[:3] == ["0.00s", "frame", "0"], stdout
+    video_record = read_json_lines(output)[-1]
+    assert video_record["kind"] == "video" and video_record["interrupted"] is True
+    streamed = video_record["num_frames"]
+    assert 25 <= streamed < 1000 and video_record["num_fed"] == streamed
+    assert f"interrupted at {video_record['seconds']:.2f} s of {video}" in stderr
+    assert f"streamed {video_record['seconds']:.2f} s, {streamed} frames" in stdout
+    assert f"fed {streamed} of {streamed} frames, 25.0 fps (the model takes every frame)" in stdout
+    assert f"latency: {streamed} frames" in stdout and "state memory:" in stdout
 
 
 def test_tsm_stream_feeds_a_30_fps_video_at_the_models_10_fps_by_timestamp(exported, tmp_path):
@@ -248,7 +282,7 @@ def test_tsm_stream_feeds_a_30_fps_video_at_the_models_10_fps_by_timestamp(expor
     # third decoded frame would be 0.533 s and 0.633 s.
     frame_numbers = [number for number in range(31) if number != 15]
     video = write_video(str(tmp_path / "clip30.mp4"), 30, frame_numbers)
-    output, lines = run_tsm_stream(model_path, video)
+    output, lines = run_tsm_stream(model_path, video, f"--output={tmp_path / 'clip30.jsonl'}")
     timestamps = [line.split()[0] for line in lines]
     assert timestamps == [
         "0.00s",
@@ -263,7 +297,14 @@ def test_tsm_stream_feeds_a_30_fps_video_at_the_models_10_fps_by_timestamp(expor
         "0.90s",
         "1.00s",
     ]
-    assert [int(line.split()[2]) for line in lines] == list(range(11))
+    # The frame column is the video frame's index (frame 15 is missing: 0.53 s is index 15).
+    video_frames = [0, 3, 6, 9, 12, 15, 17, 20, 23, 26, 29]
+    assert [int(line.split()[2]) for line in lines] == video_frames
+    records = read_json_lines(tmp_path / "clip30.jsonl")
+    assert [record["frame"] for record in records[:-1]] == video_frames
+    assert [f"{record['start']:.2f}s" for record in records[:-1]] == timestamps
+    assert records[-1]["kind"] == "video" and records[-1]["num_frames"] == 30
+    assert records[-1]["num_fed"] == 11 and records[-1]["error"] is None
     assert "fed 11 of 30 frames, 10.0 fps (the model expects 10.0 fps)" in output
     assert "latency: 11 frames" in output and "slower" not in output
 
@@ -311,3 +352,74 @@ def test_metadata_without_a_frame_rate_feeds_every_frame(exported, tmp_path):
     assert all(
         classifier.classify_at(frame, index / 120) for index, frame in enumerate(raw_frames(4))
     )
+
+
+def decoded_frames(path):
+    """The frames as stored, decoded with PyAV alone (the reference ignores display matrices)."""
+    import av
+
+    with av.open(path) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def test_each_second_is_that_seconds_prediction_of_the_upright_video(exported, tmp_path):
+    model_path = copy_model(exported[1], str(tmp_path), with_frame_rate(10))
+    # A portrait video as a phone stores it: 64 x 48 frames, shown turned a quarter to the left.
+    video = write_video(str(tmp_path / "portrait.mp4"), 30, range(75), rotation=90)
+    classifier = tsm_tf.StreamingClassifier(model_path)
+    records = []
+    stream.stream_video(classifier, stream.open_video(video), "second", 5, None, records.append)
+
+    # Independently: turn each stored frame as the player does (np.rot90: a quarter to the
+    # left), feed every third (10 of 30 fps), and average each second's logits.
+    stored = decoded_frames(video)
+    reference = tsm_tf.StreamingClassifier(model_path)
+    logits = [reference.classify(np.rot90(frame)).logits for frame in stored[::3]]
+    seconds = [logits[0:10], logits[10:20], logits[20:25]]
+    *per_second, per_video = records
+    assert [
+        (record["start"], record["end"], record["frame"], record["num_frames"], record["num_fed"])
+        for record in per_second
+    ] == [(0.0, 1.0, 0, 30, 10), (1.0, 2.0, 30, 30, 10), (2.0, 2.5, 60, 15, 5)]
+    for record, window in [*zip(per_second, seconds), (per_video, logits)]:
+        expected = dict(zip(classifier.labels, mean_scores(window)))
+        for entry in record["top_k"]:
+            assert abs(entry["score"] - expected[entry["label"]]) < 1e-5, (record, expected)
+    assert (per_video["num_frames"], per_video["num_fed"], per_video["seconds"]) == (75, 25, 2.5)
+
+    # The reference can tell: what was printed before for second 1 (the scores smoothed over
+    # the last 12 fed frames at its first frame, fed frames 0-10) and the frames left sideways
+    # both move the scores far beyond the tolerance.
+    sideways = tsm_tf.StreamingClassifier(model_path)
+    sideways_logits = [sideways.classify(frame).logits for frame in stored[::3]]
+    for moved in (mean_scores(logits[0:11]), mean_scores(sideways_logits[10:20])):
+        assert np.abs(moved - mean_scores(seconds[1])).max() > 100 * 1e-5
+
+
+def test_tsm_stream_goes_past_damaged_data_naming_the_file_and_time(exported, tmp_path, capsys):
+    video, cut_video = write_damaged_videos(str(tmp_path))
+    classifier = tsm_tf.StreamingClassifier(exported[1])
+    records = []
+    record = stream.stream_video(
+        classifier, stream.open_video(video), "second", 2, None, records.append
+    )
+    stream.print_summary(record, classifier)
+    printed = capsys.readouterr()
+    for seconds in ("2.00", "2.04"):
+        assert f"{video}: skipped data the decoder rejected at {seconds} s" in printed.err
+    assert "damaged: skipped 2 packets the decoder rejected (at 2.00 s, 2.04 s)" in printed.out
+    # The 98 frames left are streamed to the end: second 2 lost two.
+    assert [record["num_frames"] for record in records[:-1]] == [25, 25, 23, 25]
+    assert record["num_frames"] == 98 and record["error"] is None and not record["interrupted"]
+    assert [entry["time"] for entry in record["damaged"]] == [2.0, 2.04]
+
+    # Data that ends early ends the stream with the summary of what came before.
+    records = []
+    record = stream.stream_video(
+        classifier, stream.open_video(cut_video), "second", 2, None, records.append
+    )
+    assert (
+        record["error"] == "truncated: decoded 49 of the 100 frames it declares (it ends at 1.92 s)"
+    )
+    assert [record["num_frames"] for record in records[:-1]] == [25, 24]
+    assert record["num_frames"] == 49 and not record["interrupted"]

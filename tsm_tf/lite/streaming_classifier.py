@@ -48,8 +48,18 @@ class Prediction:
 
     def top_k(self, k: int = 5) -> list[tuple[str, float]]:
         """The `k` most likely classes as `(label, probability)`, best first."""
-        order = np.argsort(-self.scores, kind="stable")[:k]
-        return [(self.labels[index], float(self.scores[index])) for index in order]
+        return top_classes(self.scores, self.labels, k)
+
+
+def mean_scores(logits) -> np.ndarray:
+    """Softmax of the mean of a window of logits `(num_frames, num_classes)`: the shown scores."""
+    return _softmax(np.mean(logits, axis=0))
+
+
+def top_classes(scores: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
+    """The `k` highest `scores` as `(label, score)`, best first (ties in label order)."""
+    order = np.argsort(-np.asarray(scores), kind="stable")[:k]
+    return [(labels[index], float(scores[index])) for index in order]
 
 
 @dataclasses.dataclass
@@ -184,7 +194,7 @@ class StreamingClassifier:
         logits = self._model(model_input)
         inference_ms = 1000 * (time.perf_counter() - inference_start)
         self._history.append(logits)
-        scores = _softmax(np.mean(self._history, axis=0))
+        scores = mean_scores(self._history)
         latency_ms = 1000 * (time.perf_counter() - start)
         self._latencies.append(latency_ms)
         self._inference_latencies.append(inference_ms)
