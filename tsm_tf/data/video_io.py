@@ -1,8 +1,10 @@
 """Reading frames from videos (PyAV) and frame folders, and JPEG-encoding them.
 
-Used by `tsm-prepare` worker processes: everything here is NumPy and Pillow,
-with no TensorFlow, so workers stay light. PyAV is imported lazily so that
-`tsm_tf` imports without the `video` extra.
+`VideoReader` reads a video as a player shows it (upright, with timestamps,
+past damaged data when asked); tsm-prepare, tsm-stream and prediction read
+videos through it. Used by `tsm-prepare` worker processes: everything here is
+NumPy and Pillow, with no TensorFlow, so workers stay light. PyAV is imported
+lazily so that `tsm_tf` imports without the `video` extra.
 """
 
 import fractions
@@ -188,8 +190,9 @@ def upright(image: np.ndarray, frame) -> np.ndarray:
     """`image`, the RGB array of a PyAV `frame`, turned as its display matrix says.
 
     The matrix (FFmpeg's `AV_FRAME_DATA_DISPLAYMATRIX`, 16.16 fixed point)
-    maps a source pixel `(x, y)` to `(a x + c y, b x + d y)`; players, and so
-    this, take its nearest quarter turn, with or without a mirror.
+    maps a source pixel `(x, y)` to `(a x + c y, b x + d y)`. Browsers apply
+    quarter turns and mirrors (all a camera writes); another angle is taken
+    to its nearest quarter turn.
     """
     matrices = [data for data in frame.side_data.values() if data.type.name == "DISPLAYMATRIX"]
     if not matrices:
