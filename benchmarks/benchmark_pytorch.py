@@ -12,14 +12,17 @@ threads, TFLite's `num_threads`):
 
 - clip forward, MobileNetV2 and ResNet50 TSM: tsm_tf's model as a compiled
   `tf.function` against the release's `TSN(TemporalShift(...))` in eval
-  mode under `torch.inference_mode` (eager, as the authors run it);
+  mode under `torch.inference_mode` (eager);
 - streaming step, one frame: tsm_tf's streaming TFLite MobileNetV2 in
   float32 and full int8 against the online demo's MobileNetV2, which takes
   and returns its shift buffers.
 
-Each pair is timed alternately (median of `repeats` runs, or `num_frames`
-frames, after a warm-up), so noise on a shared machine hits both alike; the
-ratio tsm_tf / PyTorch is below 1 where tsm_tf is faster. Weights are random
+PyTorch runs in both memory layouts (`torch_layouts.py`, which holds the PyTorch side): contiguous NCHW, as
+the authors run it, and channels_last (model and input converted), PyTorch's
+faster path on a CPU. The three runs of a case are timed alternately (median
+of `repeats` runs, or `num_frames` frames, after a warm-up), so noise on a
+shared machine hits all alike; each ratio tsm_tf / PyTorch is below 1 where
+tsm_tf is faster. Weights are random
 (speed does not depend on them), but the same on both sides: the PyTorch
 model's weights (batch-norm statistics measured on the clip) are loaded into
 tsm_tf with `tsm_tf.load_torch_checkpoint`, and the last column is the
@@ -42,6 +45,10 @@ from absl import app
 from absl import flags
 from alternating import alternating_medians
 from alternating import print_table_header
+from torch_layouts import DESCRIPTIONS
+from torch_layouts import LAYOUTS
+from torch_layouts import TorchClip
+from torch_layouts import TorchStream
 
 # The PyTorch reference lives with the tests (their independent model), not in the package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -74,8 +81,8 @@ def relative_difference(actual, expected):
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
-def clip_pair(backbone, clip):
-    """(tsm_tf ms, PyTorch ms, relative logit difference) of one clip forward."""
+def clip_row(backbone, clip):
+    """([tsm_tf ms, PyTorch ms per layout], relative logit difference) of one clip forward."""
     net = reference.randomize(
         reference.release_tsm(backbone, _NUM_CLASSES.value, _NUM_SEGMENTS.value),
         seed=0,
@@ -94,38 +101,19 @@ def clip_pair(backbone, clip):
     tsm_tf.load_torch_checkpoint(model, path)
 
     clip_tf = tf.constant(clip)
-    clip_torch = reference.normalize_frames(clip)
     forward = tf.function(lambda x: model(x, training=False))
+    runs = [lambda: forward(clip_tf).numpy()]
+    clip_torch = reference.normalize_frames(clip)
+    for layout in LAYOUTS:
+        runs.append(TorchClip(net, clip_torch, layout))
 
-    def forward_torch():
-        with torch.inference_mode():
-            return net(clip_torch).numpy()
-
-    difference = relative_difference(forward(clip_tf).numpy(), forward_torch())
+    tsm_tf_logits = runs[0]()
+    difference = max(relative_difference(tsm_tf_logits, run()) for run in runs[1:])
     for _ in range(3):
-        forward(clip_tf).numpy()  # warm up: first calls are slower on both sides
-        forward_torch()
-    times = alternating_medians([lambda: forward(clip_tf).numpy(), forward_torch], _REPEATS.value)
+        for run in runs:
+            run()  # warm up: first calls are slower on every side
+    times = alternating_medians(runs, _REPEATS.value)
     return [seconds * 1e3 for seconds in times], difference
-
-
-class TorchStream:
-    """The online demo's network run frame by frame, carrying its shift buffers."""
-
-    def __init__(self, net, frames):
-        self.net = net
-        self.frames = reference.normalize_frames(frames)[:, None]  # (frames, 1, 3, H, W)
-        self.initial = net.initial_buffers(frames.shape[1])
-        self.reset()
-
-    def reset(self):
-        self.buffers, self.index = self.initial, 0
-
-    def __call__(self):
-        with torch.inference_mode():
-            logits, *self.buffers = self.net(self.frames[self.index], *self.buffers)
-        self.index = (self.index + 1) % len(self.frames)
-        return logits.numpy().reshape(-1)
 
 
 class LiteStream:
@@ -147,7 +135,8 @@ class LiteStream:
 
 
 def streaming_rows(frames):
-    """(name, tsm_tf ms, PyTorch ms, agreement cell) for the float32 and int8 streaming steps."""
+    """(name, [tsm_tf ms, PyTorch ms per layout], agreement cell) for the float32 and int8
+    streaming steps."""
     net = reference.randomize(
         reference.OnlineMobileNetV2(num_classes=_ONLINE_CLASSES), seed=1, calibration_clips=[frames]
     )
@@ -161,8 +150,12 @@ def streaming_rows(frames):
         bidirectional=False,
     )
     tsm_tf.load_torch_checkpoint(model, checkpoint)
-    reference_stream = TorchStream(net, frames)
-    expected = np.stack([reference_stream() for _ in frames])
+    normalized = reference.normalize_frames(frames)
+    reference_streams = [TorchStream(net, normalized, layout) for layout in LAYOUTS]
+    expected = np.stack([reference_streams[0]() for _ in frames])
+    layouts_differ = relative_difference(
+        np.stack([reference_streams[1]() for _ in frames]), expected
+    )
     rows = []
     for precision in ("float32", "int8"):
         path = os.path.join(_OUTPUT_DIR.value, f"tsm_streaming_{precision}.tflite")
@@ -170,17 +163,18 @@ def streaming_rows(frames):
         stream = LiteStream(path, frames)
         actual = np.stack([stream() for _ in frames])
         if precision == "float32":
-            agreement = f"{relative_difference(actual, expected):.1e}"
+            agreement = f"{max(relative_difference(actual, expected), layouts_differ):.1e}"
         else:
             same = np.mean(np.argmax(actual, -1) == np.argmax(expected, -1))
             agreement = f"top-1 {same:.0%} of {len(frames)} frames"
-        for runner in (stream, reference_stream):
+        runners = [stream, *reference_streams]
+        for runner in runners:
             runner.reset()
             for _ in range(3):
                 runner()  # warm up
-        times = alternating_medians([stream, reference_stream], _NUM_FRAMES.value)
+        times = alternating_medians(runners, _NUM_FRAMES.value)
         rows.append(
-            (f"streaming step, {precision}", *(seconds * 1e3 for seconds in times), agreement)
+            (f"streaming step, {precision}", [seconds * 1e3 for seconds in times], agreement)
         )
     return rows
 
@@ -199,25 +193,28 @@ def main(argv):
 
     rows = []
     for backbone in _BACKBONES.value:
-        (tf_ms, torch_ms), difference = clip_pair(backbone, clip)
-        rows.append((f"clip forward, {backbone}", tf_ms, torch_ms, f"{difference:.1e}"))
+        times, difference = clip_row(backbone, clip)
+        rows.append((f"clip forward, {backbone}", times, f"{difference:.1e}"))
     rows += streaming_rows(clip[0])
 
     print(
         f"{_NUM_SEGMENTS.value} frames at {size}px, batch 1, {threads} threads each "
         f"(torch {torch.__version__}, TensorFlow {tf.__version__}), medians of {_REPEATS.value} "
-        f"clip forwards and {_NUM_FRAMES.value} streamed frames, taken alternately"
+        f"clip forwards and {_NUM_FRAMES.value} streamed frames, taken alternately. PyTorch "
+        + "; ".join(f"{layout}: {DESCRIPTIONS[layout]}" for layout in LAYOUTS)
     )
     header = (
         "case",
         "tsm_tf ms",
-        "PyTorch ms",
-        "tsm_tf/PyTorch",
-        "same function (max abs difference / max abs logit)",
+        *(f"PyTorch {layout} ms" for layout in LAYOUTS),
+        *(f"tsm_tf / PyTorch {layout}" for layout in LAYOUTS),
+        "same function (max abs difference / max abs logit, all three)",
     )
     print_table_header(header)
-    for case, tf_ms, torch_ms, agreement in rows:
-        print(f"| {case} | {tf_ms:.2f} | {torch_ms:.2f} | {tf_ms / torch_ms:.2f} | {agreement} |")
+    for case, (tf_ms, *torch_ms), agreement in rows:
+        cells = [f"{tf_ms:.2f}", *(f"{ms:.2f}" for ms in torch_ms)]
+        cells += [f"{tf_ms / ms:.2f}" for ms in torch_ms]
+        print(f"| {case} | " + " | ".join(cells) + f" | {agreement} |")
 
 
 if __name__ == "__main__":

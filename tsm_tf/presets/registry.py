@@ -89,6 +89,8 @@ _CENTRE_1_CLIP = "{} frames, 1 clip, centre crop 224"
 _FULL_RES_2_CLIPS = "{} frames x 2 clips, full resolution (3 crops of 256)"
 
 PRESETS = {
+    # Kinetics-400 classes in the authors' order: class i is line i of their
+    # tools/kinetics_label_map.txt, as tools/gen_label_kinetics.py numbers them.
     "tsm_resnet50_kinetics400_8f": _release(
         "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth",
         "Kinetics-400",

@@ -4,6 +4,8 @@ import android.os.SystemClock
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.gpu.CompatibilityList
 import org.tensorflow.lite.gpu.GpuDelegate
+import org.tsmtf.demo.core.GpuFallback
+import org.tsmtf.demo.core.OpenedModel
 import org.tsmtf.demo.core.SignatureModel
 import java.nio.ByteBuffer
 
@@ -20,8 +22,12 @@ class LiteRtSignatureModel private constructor(
 ) : SignatureModel, AutoCloseable {
     private var closed = false
 
-    /** Whether the GPU delegate is in use. */
-    val usesGpu: Boolean get() = gpuDelegate != null
+    /**
+     * Whether the interpreter was built with the GPU delegate. LiteRT's Java API does not say
+     * how many operations the delegate took: those it cannot run stay on the CPU (logcat's
+     * "Replacing N out of M node(s) with delegate" line gives the split).
+     */
+    val hasGpuDelegate: Boolean get() = gpuDelegate != null
 
     /** Wall time of the last [run], in milliseconds. */
     var lastRunMillis = 0.0
@@ -50,47 +56,34 @@ class LiteRtSignatureModel private constructor(
         }
     }
 
-    /** A model and, when the GPU was asked for but could not be used, why (shown on screen). */
-    class Opened(val model: LiteRtSignatureModel, val gpuNote: String?)
-
     companion object {
         /**
-         * Opens [model] with [numThreads] threads and, if [useGpu], LiteRT's GPU delegate. A
-         * GPU that is unsupported or whose delegate fails falls back to the CPU (the delegate
-         * closed) and says so in [Opened.gpuNote].
+         * Opens [model] with [numThreads] threads and, if [useGpu], LiteRT's GPU delegate. A GPU
+         * that is unsupported, or whose library, delegate or interpreter fails, falls back to
+         * the CPU (the delegate closed) and says so in [OpenedModel.gpuNote] (core's GpuFallback).
          */
-        fun open(model: ByteBuffer, signatureKey: String, numThreads: Int, useGpu: Boolean): Opened {
-            var gpuNote: String? = null
-            if (useGpu) {
-                val compatibility = CompatibilityList()
-                try {
-                    if (compatibility.isDelegateSupportedOnThisDevice) {
-                        return Opened(openWithGpu(model, signatureKey, numThreads, compatibility), null)
-                    }
-                    gpuNote = "GPU not supported on this device: running on the CPU."
-                } catch (error: Exception) {
-                    gpuNote = "GPU delegate failed (${error.message}): running on the CPU."
-                } catch (error: LinkageError) { // the GPU delegate's native library is missing
-                    gpuNote = "GPU delegate unavailable (${error.message}): running on the CPU."
-                } finally {
-                    compatibility.close()
-                }
-            }
-            return Opened(build(model, signatureKey, numThreads, null), gpuNote)
-        }
+        fun open(model: ByteBuffer, signatureKey: String, numThreads: Int, useGpu: Boolean): OpenedModel<LiteRtSignatureModel> =
+            GpuFallback.open(
+                useGpu,
+                { openOnGpu(model, signatureKey, numThreads) },
+                { build(model, signatureKey, numThreads, null) }
+            )
 
-        private fun openWithGpu(
-            model: ByteBuffer,
-            signatureKey: String,
-            numThreads: Int,
-            compatibility: CompatibilityList
-        ): LiteRtSignatureModel {
-            val delegate = GpuDelegate(compatibility.bestOptionsForThisDevice)
+        /** The model with the GPU delegate, or null where CompatibilityList rules the GPU out. */
+        private fun openOnGpu(model: ByteBuffer, signatureKey: String, numThreads: Int): LiteRtSignatureModel? {
+            // Inside the fallback: this constructor already loads the delegate's native library.
+            val compatibility = CompatibilityList()
             try {
-                return build(model, signatureKey, numThreads, delegate)
-            } catch (error: Exception) {
-                delegate.close()
-                throw error
+                if (!compatibility.isDelegateSupportedOnThisDevice) return null
+                val delegate = GpuDelegate(compatibility.bestOptionsForThisDevice)
+                try {
+                    return build(model, signatureKey, numThreads, delegate)
+                } catch (error: Throwable) {
+                    delegate.close()
+                    throw error
+                }
+            } finally {
+                compatibility.close()
             }
         }
 
@@ -102,7 +95,7 @@ class LiteRtSignatureModel private constructor(
             val interpreter = Interpreter(model, options)
             try {
                 return LiteRtSignatureModel(interpreter, delegate, signatureKey, numThreads)
-            } catch (error: Exception) {
+            } catch (error: Throwable) {
                 interpreter.close() // reading the signature's shapes failed
                 throw error
             }

@@ -5,6 +5,7 @@ import android.content.pm.PackageManager
 import android.os.Bundle
 import android.util.Log
 import android.util.Size
+import android.view.Surface
 import android.view.View
 import android.view.WindowManager
 import android.widget.Button
@@ -19,13 +20,18 @@ import androidx.camera.core.Preview
 import androidx.camera.core.resolutionselector.AspectRatioStrategy
 import androidx.camera.core.resolutionselector.ResolutionSelector
 import androidx.camera.core.resolutionselector.ResolutionStrategy
+import androidx.camera.core.Camera
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
+import androidx.camera.view.RotationProvider
 import androidx.core.content.ContextCompat
 import androidx.core.view.ViewCompat
 import androidx.core.view.WindowCompat
 import androidx.core.view.WindowInsetsCompat
 import androidx.lifecycle.ViewModelProvider
+import org.tsmtf.demo.core.CropRegion
+import org.tsmtf.demo.core.FrameRotation
+import org.tsmtf.demo.core.ScreenState
 
 /**
  * Camera preview plus live recognition. The model, its thread and every frame live in
@@ -38,10 +44,20 @@ class MainActivity : AppCompatActivity() {
     private lateinit var statsView: TextView
     private lateinit var noteView: TextView
     private lateinit var overlay: CropOverlayView
+    private lateinit var previewView: PreviewView
     private var analysis: ImageAnalysis? = null
+    private var camera: Camera? = null
+    private var lastState: ScreenState? = null
+
+    // ImageAnalysis takes the display's rotation once, when built; a turn from landscape to
+    // reverse landscape recreates nothing, and with auto-rotate off the display never turns.
+    // CameraX's RotationProvider reports the device's physical rotation, so each frame's
+    // rotationDegrees makes it upright as the phone is held.
+    private lateinit var rotationProvider: RotationProvider
+    private val rotationListener = RotationProvider.Listener { rotation -> analysis?.targetRotation = rotation }
 
     private val cameraPermission = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
-        if (granted) startCamera() else predictionsView.setText(R.string.camera_denied)
+        if (granted) startCamera() else viewModel.reportCamera(getString(R.string.camera_denied))
     }
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -54,6 +70,8 @@ class MainActivity : AppCompatActivity() {
         statsView = findViewById(R.id.stats)
         noteView = findViewById(R.id.note)
         overlay = findViewById(R.id.crop_overlay)
+        previewView = findViewById(R.id.preview)
+        rotationProvider = RotationProvider(this)
         applyInsets(findViewById(R.id.controls))
 
         val threadsButton = findViewById<Button>(R.id.threads)
@@ -77,6 +95,16 @@ class MainActivity : AppCompatActivity() {
         }
     }
 
+    override fun onStart() {
+        super.onStart()
+        rotationProvider.addListener(ContextCompat.getMainExecutor(this), rotationListener)
+    }
+
+    override fun onStop() {
+        rotationProvider.removeListener(rotationListener)
+        super.onStop()
+    }
+
     override fun onDestroy() {
         // The analyzer holds the ViewModel's executor; let go of it before the camera does.
         analysis?.clearAnalyzer()
@@ -85,11 +113,26 @@ class MainActivity : AppCompatActivity() {
     }
 
     private fun show(state: ScreenState) {
-        if (state.predictions.isNotEmpty() || state.stats.isEmpty()) predictionsView.text = state.predictions
+        lastState = state
+        predictionsView.text = state.cameraProblem ?: state.predictions
         statsView.text = state.stats
         noteView.text = state.note ?: ""
         noteView.visibility = if (state.note.isNullOrEmpty()) View.GONE else View.VISIBLE
-        overlay.show(state.cropRegion, state.imageSize)
+        showCrop(state)
+    }
+
+    /** Marks the model's crop on the preview, which shows the frame upright for the display. */
+    private fun showCrop(state: ScreenState) {
+        val frame = state.frameSize
+        val preprocessing = state.preprocessing
+        val sensorDegrees = camera?.cameraInfo?.sensorRotationDegrees
+        if (frame == null || preprocessing == null || sensorDegrees == null) {
+            overlay.show(null, null)
+            return
+        }
+        val displayDegrees = FrameRotation.surfaceRotationDegrees(previewView.display?.rotation ?: Surface.ROTATION_0)
+        val shown = FrameRotation.shownSize(frame[0], frame[1], sensorDegrees, displayDegrees, backCamera = true)
+        overlay.show(CropRegion.normalized(shown[0], shown[1], preprocessing), shown)
     }
 
     /** Keeps text and buttons clear of the status bar, navigation bar and cutouts. */
@@ -108,7 +151,7 @@ class MainActivity : AppCompatActivity() {
                 bindCamera(providerFuture.get())
             } catch (error: Exception) {
                 Log.e(TAG, "Could not open the camera", error)
-                predictionsView.text = getString(R.string.camera_failed, error.message)
+                viewModel.reportCamera(getString(R.string.camera_failed, error.message))
             }
         }, ContextCompat.getMainExecutor(this))
     }
@@ -120,7 +163,7 @@ class MainActivity : AppCompatActivity() {
         val preview = Preview.Builder()
             .setResolutionSelector(ResolutionSelector.Builder().setAspectRatioStrategy(aspect).build())
             .build()
-        preview.setSurfaceProvider(findViewById<PreviewView>(R.id.preview).surfaceProvider)
+        preview.setSurfaceProvider(previewView.surfaceProvider)
         // Small frames are enough: the model sees a crop of a few hundred pixels at most.
         val resolution = ResolutionSelector.Builder()
             .setAspectRatioStrategy(aspect)
@@ -137,10 +180,13 @@ class MainActivity : AppCompatActivity() {
         imageAnalysis.setAnalyzer(viewModel.analysisExecutor, viewModel::analyze)
         analysis = imageAnalysis
         provider.unbindAll()
-        val camera = provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, preview, imageAnalysis)
+        val bound = provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, preview, imageAnalysis)
+        camera = bound
+        viewModel.reportCamera(null)
+        lastState?.let { showCrop(it) }
         window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
         // Each time the camera (re)opens, e.g. back from the background, the stream starts over.
-        camera.cameraInfo.cameraState.observe(this) { state ->
+        bound.cameraInfo.cameraState.observe(this) { state ->
             if (state.type == CameraState.Type.OPEN) viewModel.resetStream()
         }
     }

@@ -1,14 +1,12 @@
 package org.tsmtf.demo
 
 import android.content.res.AssetManager
+import org.tsmtf.demo.core.MissingModelException
 import org.tsmtf.demo.core.ModelMetadata
 import org.tsmtf.demo.core.StreamingRecognizer
 import java.io.FileInputStream
 import java.nio.ByteBuffer
 import java.nio.channels.FileChannel
-
-/** The app's assets hold no model: the message says how to put one there. */
-class MissingModelException(message: String) : Exception(message)
 
 /** A loaded model: the interpreter and the core recognizer that drives it. */
 class RecognizerSession private constructor(
@@ -48,7 +46,7 @@ class RecognizerSession private constructor(
             val opened = LiteRtSignatureModel.open(mapModel(assets), metadata.signatureKey, numThreads, useGpu)
             try {
                 return RecognizerSession(StreamingRecognizer(metadata, opened.model), opened.model, opened.gpuNote)
-            } catch (error: RuntimeException) {
+            } catch (error: Throwable) {
                 opened.model.close()
                 throw error
             }

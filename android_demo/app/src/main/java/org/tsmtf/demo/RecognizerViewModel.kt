@@ -7,39 +7,30 @@ import androidx.camera.core.ImageProxy
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.LiveData
 import androidx.lifecycle.MutableLiveData
-import org.tsmtf.demo.core.CropRegion
+import org.tsmtf.demo.core.ModelLoad
+import org.tsmtf.demo.core.ScreenState
+import org.tsmtf.demo.core.ScreenStateMerger
 import org.tsmtf.demo.core.YuvImage
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 
-/** What the screen shows; posted from the analysis thread. */
-class ScreenState(
-    val predictions: String,
-    val stats: String,
-    /** A GPU fallback, an inference failure or a missing model; null when all is well. */
-    val note: String?,
-    /** The model's crop in the upright camera image, `[left, top, right, bottom]` in [0, 1]. */
-    val cropRegion: FloatArray?,
-    /** The upright camera image's size, `[width, height]`, for drawing [cropRegion]. */
-    val imageSize: IntArray?
-)
-
 /**
  * The model session and the one thread that touches it, kept across rotations and other
  * configuration changes (the activity is recreated, this is not). Every frame, every
- * reload and the final close run on [analysisExecutor], so no frame reaches a closed session.
+ * reload, every screen state and the final close run on [analysisExecutor], so no frame
+ * reaches a closed session and each state is built from the last one built.
  */
 class RecognizerViewModel(application: Application) : AndroidViewModel(application) {
     /** The thread CameraX delivers frames on and the only one that touches [session]. */
     val analysisExecutor: ExecutorService = Executors.newSingleThreadExecutor()
     private val mutableState = MutableLiveData<ScreenState>()
 
-    /** The latest screen state. */
+    /** The latest screen state, complete (see core's ScreenStateMerger). */
     val state: LiveData<ScreenState> get() = mutableState
 
     // Analysis thread only, below.
     private var session: RecognizerSession? = null
-    private var lastNote: String? = null
+    private val screen = ScreenStateMerger()
     private var lastFrameNanos = 0L
     private var fps = 0.0
     private var failures = 0
@@ -63,19 +54,21 @@ class RecognizerViewModel(application: Application) : AndroidViewModel(applicati
         useGpu = gpu
         analysisExecutor.execute {
             closeSession()
-            try {
-                val loaded = RecognizerSession.open(getApplication<Application>().assets, threads, gpu)
+            // Any throwable, an Error included, is a failed load on screen (core's ModelLoad).
+            val outcome = ModelLoad.attempt { RecognizerSession.open(getApplication<Application>().assets, threads, gpu) }
+            val loaded = outcome.session
+            if (loaded != null) {
                 session = loaded
-                lastNote = loaded.gpuNote
-                post("", "", loaded.gpuNote, null, null)
-            } catch (error: MissingModelException) {
-                post(error.message ?: "", "", null, null, null)
-            } catch (error: Exception) {
-                Log.e(TAG, "Could not load the model", error)
-                post("Could not load the model: ${error.message}", "", null, null, null)
+                publish(screen.modelLoaded(loaded.gpuNote, loaded.recognizer.metadata.preprocessing))
+            } else {
+                Log.e(TAG, "Could not load the model", outcome.error)
+                publish(screen.modelFailed(outcome.failure ?: "Could not load the model."))
             }
         }
     }
+
+    /** Shows why the camera does not stream ([problem]), or clears it (null). Any thread. */
+    fun reportCamera(problem: String?) = analysisExecutor.execute { publish(screen.cameraProblem(problem)) }
 
     /** Starts the stream again: zero states, empty smoothing, the frame pacer restarted. */
     fun resetStream() = analysisExecutor.execute { session?.recognizer?.reset() }
@@ -84,6 +77,8 @@ class RecognizerViewModel(application: Application) : AndroidViewModel(applicati
     fun analyze(image: ImageProxy) {
         image.use {
             val current = session ?: return
+            // Upright for the device as it is held: MainActivity keeps the use case's target
+            // rotation at the device's physical rotation (RotationProvider).
             val rotation = image.imageInfo.rotationDegrees
             val start = SystemClock.elapsedRealtimeNanos()
             val prediction = try {
@@ -92,8 +87,7 @@ class RecognizerViewModel(application: Application) : AndroidViewModel(applicati
                 // The frame is dropped; the recognizer keeps its states and goes on with the next.
                 failures += 1
                 Log.e(TAG, "Inference failed", error)
-                lastNote = "Inference failed ($failures so far): ${error.message}. Still running."
-                post(null, null, lastNote, null, null)
+                publish(screen.inferenceFailed("Inference failed ($failures so far): ${error.message}. Still running."))
                 return
             } ?: return // skipped to keep the model's frame rate
             val frameMillis = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
@@ -102,7 +96,6 @@ class RecognizerViewModel(application: Application) : AndroidViewModel(applicati
                 fps = if (fps == 0.0) instant else 0.9 * fps + 0.1 * instant
             }
             lastFrameNanos = start
-            val upright = if (rotation % 180 == 0) intArrayOf(image.width, image.height) else intArrayOf(image.height, image.width)
             val metadata = current.recognizer.metadata
             val pacer = current.recognizer.pacer
             val rate = when {
@@ -110,27 +103,18 @@ class RecognizerViewModel(application: Application) : AndroidViewModel(applicati
                 pacer.sourceIsSlower -> "camera slower than the model's %.0f fps".format(metadata.frameRate)
                 else -> "paced at %.0f fps".format(metadata.frameRate)
             }
+            val application = getApplication<Application>()
             val labels = prediction.top.joinToString("\n") { "%-20s %5.1f%%".format(it.label, 100 * it.score) }
-            val stats = getApplication<Application>().getString(
-                R.string.stats, fps, current.model.lastRunMillis, frameMillis, current.model.numThreads,
-                if (current.model.usesGpu) " · GPU" else "", rate
+            val backend = application.getString(if (current.model.hasGpuDelegate) R.string.backend_gpu_delegate else R.string.backend_cpu)
+            val stats = application.getString(
+                R.string.stats, fps, current.model.lastRunMillis, frameMillis, current.model.numThreads, backend, rate
             )
-            post(labels, stats, lastNote, CropRegion.normalized(upright[0], upright[1], metadata.preprocessing), upright)
+            publish(screen.framePredicted(labels, stats, image.width, image.height))
         }
     }
 
-    private fun post(predictions: String?, stats: String?, note: String?, region: FloatArray?, size: IntArray?) {
-        val previous = mutableState.value
-        mutableState.postValue(
-            ScreenState(
-                predictions ?: previous?.predictions ?: "",
-                stats ?: previous?.stats ?: "",
-                note,
-                region ?: previous?.cropRegion,
-                size ?: previous?.imageSize
-            )
-        )
-    }
+    /** Posts a complete state: LiveData may drop all but the latest, which holds everything. */
+    private fun publish(state: ScreenState) = mutableState.postValue(state)
 
     private fun closeSession() {
         val current = session ?: return
