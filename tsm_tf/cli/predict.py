@@ -50,6 +50,12 @@ def define_flags() -> None:
     flags.DEFINE_integer("num_clips", 1, "Clips per video.", lower_bound=1)
     flags.DEFINE_enum("num_crops", "1", ["1", "3"], "Crops per clip (3: full-resolution protocol).")
     flags.DEFINE_enum("sampling", "segment", ["segment", "dense"], "Frame sampling.")
+    flags.DEFINE_integer(
+        "resize_shorter_side",
+        0,
+        "Shorter side before the crop; 0: the model's image_size * 256 // 224, as tsm-eval.",
+        lower_bound=0,
+    )
     flags.DEFINE_bool("timeline", False, "Classify windows through each video (needs .jsonl).")
     flags.DEFINE_float("window_seconds", 2.0, "--timeline: seconds of video per window.")
     flags.DEFINE_float("stride_seconds", 1.0, "--timeline: seconds from one window to the next.")
@@ -116,10 +122,17 @@ def _classify(model, videos, writer):
             FLAGS.stride_seconds,
             FLAGS.score_threshold,
             FLAGS.top_k,
+            FLAGS.resize_shorter_side or None,
         )
     else:
         results = predict_videos(
-            model, videos, FLAGS.top_k, FLAGS.num_clips, int(FLAGS.num_crops), FLAGS.sampling
+            model,
+            videos,
+            FLAGS.top_k,
+            FLAGS.num_clips,
+            int(FLAGS.num_crops),
+            FLAGS.sampling,
+            FLAGS.resize_shorter_side or None,
         )
     counts = collections.Counter()
     start = time.monotonic()
