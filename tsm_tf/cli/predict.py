@@ -6,6 +6,9 @@ Usage:
         --output=predictions.csv --num_clips=10 --num_crops=3 --top_k=5
     tsm-predict --model=best.keras --videos=long.mp4 --output=timeline.jsonl \
         --timeline --window_seconds=2 --stride_seconds=1 --timeline_png=timeline.png
+    tsm-predict --model=gs://bucket/best.keras --videos='gs://bucket/videos/**' \
+        --output=gs://bucket/predictions.jsonl --runner=DaskRunner \
+        --dask_client_address=tcp://scheduler:8786 --num_shards=16
 
 --videos is a folder (searched recursively for video files), a glob (local or
 any tf.io.gfile path), a .txt or .csv list of paths, or one video. Each video
@@ -16,9 +19,15 @@ A video that cannot be read is a line with its reason. Stopped (Ctrl-C,
 SIGTERM) and run again with the same --output, it continues: the videos
 already written are skipped, and no line is left half-written. The end prints
 a summary: videos, errors by reason, videos per second.
+
+With --runner, the same per-video results come from an Apache Beam pipeline
+(`tsm_tf.prediction.beam_predict`: decoding on workers, Beam's RunInference,
+shards `<output>-SSSSS-of-NNNNN.jsonl`); flags tsm-predict does not define go to
+Beam. A Beam run starts over when run again.
 """
 
 import collections
+import json
 import logging
 import os
 import signal
@@ -67,11 +76,19 @@ def define_flags() -> None:
         None,
         "--timeline: draw each timeline; a .png path for one video, else a folder.",
     )
+    flags.DEFINE_string(
+        "runner",
+        None,
+        "Run on Apache Beam with this runner (DirectRunner, DaskRunner, DataflowRunner, "
+        "FlinkRunner, SparkRunner); other flags go to Beam (--dask_client_address=...). "
+        "Writes --output as shards <output>-SSSSS-of-NNNNN.jsonl. Default: this process.",
+    )
+    flags.DEFINE_integer("num_shards", 1, "--runner: output shards.", lower_bound=1)
     define_progress_flag()
 
 
 def main(argv):
-    if len(argv) > 1:
+    if len(argv) > 1 and FLAGS.runner is None:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger().setLevel(logging.INFO)
     if (FLAGS.preset is None) == (FLAGS.model is None):
@@ -91,6 +108,9 @@ def main(argv):
             f"--timeline_png={FLAGS.timeline_png} is one picture, but --videos names "
             f"{len(videos)} videos: give a folder instead."
         )
+    if FLAGS.runner is not None:
+        _run_on_beam(videos, argv[1:])
+        return
     model = load_clip_model(FLAGS.model or FLAGS.preset)  # refused here, before any decoding
     with PredictionWriter(FLAGS.output) as writer:
         to_do = [video for video in videos if video not in writer.done]
@@ -105,6 +125,37 @@ def main(argv):
     _print_summary(counts, seconds, len(videos) - len(to_do), stopped)
     if stopped:
         sys.exit(143 if stopped == signal.SIGTERM else 130)
+
+
+def _run_on_beam(videos, beam_args):
+    """The per-video results on a Beam runner, written by the pipeline as sharded JSONL."""
+    if FLAGS.timeline or not FLAGS.output.endswith(".jsonl"):
+        raise app.UsageError(
+            "--runner writes per-video results as sharded JSONL: give --output=....jsonl "
+            "and leave out --timeline (timelines run in this process)."
+        )
+    from tsm_tf.prediction.beam_predict import run_beam_prediction
+
+    start = time.monotonic()
+    shards = run_beam_prediction(
+        FLAGS.model or FLAGS.preset,
+        videos,
+        FLAGS.output[: -len(".jsonl")],
+        [f"--runner={FLAGS.runner}", *beam_args],
+        FLAGS.top_k,
+        FLAGS.num_clips,
+        int(FLAGS.num_crops),
+        FLAGS.sampling,
+        FLAGS.resize_shorter_side or None,
+        FLAGS.num_shards,
+    )
+    import tensorflow as tf
+
+    counts = collections.Counter()
+    for shard in shards:
+        with tf.io.gfile.GFile(shard, "r") as file:
+            counts.update(json.loads(line)["error"] for line in file)
+    _print_summary(counts, time.monotonic() - start, 0, None, ", ".join(shards))
 
 
 def _classify(model, videos, writer):
@@ -170,7 +221,7 @@ def _png_path(video):
     return os.path.join(FLAGS.timeline_png, name.replace("/", "__").replace(os.sep, "__") + ".png")
 
 
-def _print_summary(counts, seconds, skipped, stopped):
+def _print_summary(counts, seconds, skipped, stopped, written=None):
     from tsm_tf.utils.progress import format_seconds
     from tsm_tf.utils.progress import plural
 
@@ -182,15 +233,20 @@ def _print_summary(counts, seconds, skipped, stopped):
     print(
         f"{plural(done, 'video')} classified in {format_seconds(seconds)} ({rate} videos/s); "
         f"{plural(sum(errors.values()), 'error')}{f' ({by_reason})' if errors else ''}; "
-        f"{skipped} already in {FLAGS.output}."
+        + (f"written to {written}." if written else f"{skipped} already in {FLAGS.output}.")
     )
     if stopped:
         print(f"Stopped: run the same command again to continue {FLAGS.output}.")
 
 
+def _parse_known_flags(argv):
+    # Flags tsm-predict does not define stay in argv, for Beam's PipelineOptions.
+    return flags.FLAGS(argv, known_only=True)
+
+
 def run():
     """Console-script entry point."""
-    run_tool(main, define_flags)
+    run_tool(main, define_flags, flags_parser=_parse_known_flags)
 
 
 if __name__ == "__main__":

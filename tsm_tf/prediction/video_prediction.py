@@ -120,17 +120,11 @@ def predict_videos(
     views = _ViewMaker(model, resize_shorter_side)
 
     def predict_one(path):
-        from tsm_tf.data.sampling import sample_indices
-
-        def pick(num_frames):
-            indices = sample_indices(
-                num_frames, views.num_segments, sampling, training=False, num_clips=num_clips
-            )
-            return indices.numpy().reshape(-1)
-
-        frames, num_frames, frame_rate = read_sampled_frames(path, pick)
-        scores = views.scores(frames, num_clips, num_crops)
-        return _result(path, views.labels, scores, top_k, protocol, num_frames, frame_rate)
+        views_of_video, num_frames, frame_rate = video_views(
+            path, views.contract, num_clips, num_crops, sampling
+        )
+        scores = views.scores(views_of_video, num_clips * num_crops)
+        return make_prediction(path, views.labels, scores, top_k, protocol, num_frames, frame_rate)
 
     yield from _each_video(videos, predict_one, protocol)
 
@@ -180,7 +174,9 @@ def predict_timelines(
                 top_k,
             )
         scores = np.mean([window.all_scores for window in timeline.windows], axis=0)
-        result = _result(path, views.labels, scores, top_k, protocol, num_frames, frame_rate)
+        result = make_prediction(
+            path, views.labels, scores, top_k, protocol, num_frames, frame_rate
+        )
         return dataclasses.replace(result, timeline=timeline, detail=note)
 
     yield from _each_video(videos, predict_one, protocol)
@@ -297,6 +293,45 @@ def local_copy(path: str) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class ClipContract:
+    """What a clip model takes: `num_segments` frames, `image_size` crops of frames resized so
+    their shorter side is `resize_shorter_side`."""
+
+    num_segments: int
+    image_size: int
+    resize_shorter_side: int
+
+
+def video_views(
+    path: str, contract: ClipContract, num_clips: int, num_crops: int, sampling: str
+) -> tuple[np.ndarray, int, float]:
+    """A video's test views `(num_clips * num_crops, num_segments, S, S, 3)`, frames, frame rate.
+
+    Raises:
+        SkipVideo: the video cannot be decoded.
+    """
+    from tsm_tf.data.augmentation import eval_views
+    from tsm_tf.data.sampling import sample_indices
+
+    def pick(num_frames):
+        indices = sample_indices(
+            num_frames, contract.num_segments, sampling, training=False, num_clips=num_clips
+        )
+        return indices.numpy().reshape(-1)
+
+    frames, num_frames, frame_rate = read_sampled_frames(path, pick)
+    views = eval_views(
+        frames,
+        contract.num_segments,
+        contract.image_size,
+        contract.resize_shorter_side,
+        num_clips,
+        num_crops,
+    )
+    return views.numpy(), num_frames, frame_rate
+
+
 class _ViewMaker:
     """The model with its input contract: clips in, averaged softmax scores out."""
 
@@ -305,27 +340,17 @@ class _ViewMaker:
 
         self.model = model
         self.num_segments, self.image_size = model.input.shape[1], model.input.shape[2]
-        self.resize_shorter_side = resize_shorter_side or default_resize_shorter_side(
-            self.image_size
-        )
-        num_classes = model.output.shape[-1]
-        labels = getattr(model, "labels", None)
-        self.labels = list(labels) if labels else [str(index) for index in range(num_classes)]
-
-    def scores(self, frames, num_clips, num_crops):
-        """`frames` `(num_clips * num_segments, H, W, 3)` to the video's averaged scores."""
-        from tsm_tf.data.augmentation import eval_views
-        from tsm_tf.training.evaluation import average_view_scores
-
-        views = eval_views(
-            frames,
+        self.contract = ClipContract(
             self.num_segments,
             self.image_size,
-            self.resize_shorter_side,
-            num_clips,
-            num_crops,
-        ).numpy()
-        num_views = num_clips * num_crops
+            resize_shorter_side or default_resize_shorter_side(self.image_size),
+        )
+        self.labels = model_labels(model)
+
+    def scores(self, views, num_views):
+        """One video's views `(num_views, num_segments, S, S, 3)` to its averaged scores."""
+        from tsm_tf.training.evaluation import average_view_scores
+
         return average_view_scores(self.model, views[None] if num_views > 1 else views, num_views)[
             0
         ]
@@ -335,16 +360,26 @@ class _ViewMaker:
         from tsm_tf.data.augmentation import eval_views
         from tsm_tf.training.evaluation import average_view_scores
 
+        contract = self.contract
         views = np.concatenate(
             [
-                eval_views(clip, self.num_segments, self.image_size, self.resize_shorter_side)
+                eval_views(
+                    clip, contract.num_segments, contract.image_size, contract.resize_shorter_side
+                )
                 for clip in clips
             ]
         )
         return average_view_scores(self.model, views, 1)
 
 
-def _result(path, labels, scores, top_k, protocol, num_frames, frame_rate):
+def model_labels(model: keras.Model) -> list[str]:
+    """The model's class names, or "0", "1", ... when it has none."""
+    labels = getattr(model, "labels", None)
+    return list(labels) if labels else [str(index) for index in range(model.output.shape[-1])]
+
+
+def make_prediction(path, labels, scores, top_k, protocol, num_frames, frame_rate):
+    """A `VideoPrediction` from a video's scores over every class."""
     best = np.argsort(-scores, kind="stable")[:top_k]
     return VideoPrediction(
         video=path,
