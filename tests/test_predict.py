@@ -185,3 +185,47 @@ def test_tsm_predict_stopped_by_sigterm_continues_where_it_stopped(tmp_path):
     assert f"{len(first_lines)} already in" in second.stdout
     assert "1 error (unreadable 1)" in second.stdout
     assert [row["error"] for row in rows].count("unreadable") == 1
+
+
+@pytest.mark.slow
+def test_beam_direct_and_dask_runners_give_the_local_results(motion_videos, tmp_path):
+    """tsm-predict's Beam pipeline on the direct runner and on a Dask cluster of 2 worker processes."""
+    require("apache_beam", "pip install 'tsm_tf[beam]'")
+    distributed = require("distributed", "pip install 'tsm_tf[beam]'")
+    from tsm_tf.prediction.beam_predict import run_beam_prediction
+
+    videos, model, _ = motion_videos
+    model_path = str(tmp_path / "model.keras")
+    model.save(model_path)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    videos = [*videos, str(tmp_path / "notes.mp4")]
+    expected = {
+        result.video: result.to_dict()
+        for result in tsm_tf.predict_videos(model, videos, top_k=3, **PROTOCOL)
+    }
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        runners = {
+            "DirectRunner": ["--runner=DirectRunner"],
+            "DaskRunner": [
+                "--runner=DaskRunner",
+                f"--dask_client_address={cluster.scheduler_address}",
+            ],
+        }
+        for name, beam_args in runners.items():
+            shards = run_beam_prediction(
+                model_path,
+                videos,
+                str(tmp_path / name / "out"),
+                beam_args,
+                top_k=3,
+                num_shards=2,
+                **PROTOCOL,
+            )
+            rows = [json.loads(line) for shard in shards for line in open(shard)]
+            assert sorted(row["video"] for row in rows) == sorted(videos), name
+            for row in rows:
+                local = expected[row["video"]]
+                assert (row["labels"], row["error"]) == (local["labels"], local["error"]), name
+                np.testing.assert_allclose(row["scores"], local["scores"], atol=2e-6, err_msg=name)

@@ -70,37 +70,45 @@ def run_beam_prediction(
     )
     handler = KeyedModelHandler(ClipModelHandler(model_path, num_clips * num_crops))
     options = PipelineOptions(list(_runner_names(beam_args)))
-    with beam.Pipeline(options=options) as pipeline:
-        # One output, split by two filters: DaskRunner (Beam 2.78) hands a ParDo's
-        # main outputs to its tagged outputs too (`with_outputs`, measured).
-        decoded = (
-            pipeline
-            | "Videos" >> beam.Create(list(videos))
-            | "Reshuffle" >> beam.Reshuffle()
-            | "Views" >> beam.ParDo(MakeViews(contract, num_clips, num_crops, sampling))
-        )
-        predicted = (
-            decoded
-            | "Decoded" >> beam.Filter(lambda element: element[0] == VIEWS)
-            | "Keyed" >> beam.Map(lambda element: element[1:])
-            | "RunInference" >> RunInference(handler)
-            | "Rows" >> beam.Map(_prediction_row, **settings)
-        )
-        errors = (
-            decoded
-            | "Unusable" >> beam.Filter(lambda element: element[0] == ERRORS)
-            | "ErrorRows" >> beam.Map(_error_row, settings["protocol"])
-        )
-        # Beam's WriteToText fails on DaskRunner (its finalize step recomputes the
-        # writes and finds other temporary files, measured), so each shard is written
-        # whole, atomically, by one worker: a recomputed shard is the same file again.
-        (
-            (predicted, errors)
-            | "All" >> beam.Flatten()
-            | "Shard" >> beam.Map(lambda row: (_shard_of(row, num_shards), row))
-            | "Group" >> beam.GroupByKey()
-            | "Write" >> beam.Map(_write_shard, output_prefix, num_shards)
-        )
+    pipeline = beam.Pipeline(options=options)
+    # One output, split by two filters: DaskRunner (Beam 2.78) hands a ParDo's
+    # main outputs to its tagged outputs too (`with_outputs`, measured).
+    decoded = (
+        pipeline
+        | "Videos" >> beam.Create(list(videos))
+        | "Reshuffle" >> beam.Reshuffle()
+        | "Views" >> beam.ParDo(MakeViews(contract, num_clips, num_crops, sampling))
+    )
+    predicted = (
+        decoded
+        | "Decoded" >> beam.Filter(lambda element: element[0] == VIEWS)
+        | "Keyed" >> beam.Map(lambda element: element[1:])
+        | "RunInference" >> RunInference(handler)
+        | "Rows" >> beam.Map(_prediction_row, **settings)
+    )
+    errors = (
+        decoded
+        | "Unusable" >> beam.Filter(lambda element: element[0] == ERRORS)
+        | "ErrorRows" >> beam.Map(_error_row, settings["protocol"])
+    )
+    # Beam's WriteToText fails on DaskRunner (its finalize step recomputes the
+    # writes and finds other temporary files, measured), so each shard is written
+    # whole, atomically, by one worker: a recomputed shard is the same file again.
+    (
+        (predicted, errors)
+        | "All" >> beam.Flatten()
+        | "Shard" >> beam.Map(lambda row: (_shard_of(row, num_shards), row))
+        | "Group" >> beam.GroupByKey()
+        | "Write" >> beam.Map(_write_shard, output_prefix, num_shards)
+    )
+    result = pipeline.run()
+    try:
+        result.wait_until_finish()
+    finally:
+        # DaskRunner's client stays connected, and retries when the cluster goes away.
+        client = getattr(result, "client", None)
+        if client is not None:
+            client.close()
     return [shard_path(output_prefix, index, num_shards) for index in range(num_shards)]
 
 
