@@ -39,16 +39,17 @@ def textured_frames(num_frames, height, width, seed=0):
     return np.stack(frames).round().astype(np.uint8)
 
 
-def write_video(path, frames, codec="h264", frame_rate=25, options=None):
-    """Encodes RGB uint8 frames `(T, H, W, 3)` with PyAV (h264 for .mp4, libvpx-vp9 for .webm);
-    `options` go to the muxer (`{"movflags": "faststart"}`: the index before the data)."""
+def write_video(path, frames, codec="h264", frame_rate=25, pix_fmt="yuv420p", options=None):
+    """Encodes RGB uint8 frames `(T, H, W, 3)` with PyAV (h264 for .mp4, libvpx-vp9 for .webm;
+    `codec="ffv1", pix_fmt="bgr0"` in .mkv keeps every pixel); `options` go to the muxer
+    (`{"movflags": "faststart"}`: the index before the data)."""
     import av
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with av.open(path, "w", options=options or {}) as container:
         stream = container.add_stream(codec, rate=frame_rate)
         stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

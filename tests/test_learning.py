@@ -26,6 +26,7 @@ SEED = 0
 # Chance is 0.5; the TSM reached 1.0 on every seed tried.
 TSM_MIN_ACCURACY = 0.9
 TSN_MAX_DISTANCE_FROM_CHANCE = 0.1
+LABELS = ["right", "left"]
 
 
 def moving_bar_pairs(num_pairs, rng):
@@ -47,8 +48,8 @@ def moving_bar_pairs(num_pairs, rng):
     return clips, labels
 
 
-def train_and_score(shift_div, seed, train_data, held_out):
-    """Held-out accuracy of a tiny MobileNetV2 TSM (or TSN) trained on `train_data` with `RECIPE`."""
+def train(shift_div, seed, train_data):
+    """A tiny MobileNetV2 TSM (or TSN with shift_div=0) trained on `train_data` with `RECIPE`."""
     keras.utils.set_random_seed(seed)
     model = tsm_tf.build_tsm(
         "mobilenet_v2",
@@ -58,6 +59,7 @@ def train_and_score(shift_div, seed, train_data, held_out):
         shift_div=shift_div,
         width_multiplier=0.35,
         dropout=0.0,
+        labels=LABELS,
     )
     model.compile(
         keras.optimizers.SGD(RECIPE["learning_rate"]),
@@ -73,6 +75,10 @@ def train_and_score(shift_div, seed, train_data, held_out):
         shuffle=True,
         verbose=0,
     )
+    return model
+
+
+def accuracy(model, held_out):
     clips, labels = held_out
     predictions = np.argmax(model.predict(clips, batch_size=64, verbose=0), axis=-1)
     return float(np.mean(predictions == labels))
@@ -84,6 +90,12 @@ def bar_data():
     return moving_bar_pairs(NUM_TRAIN_PAIRS, rng), moving_bar_pairs(NUM_HELD_OUT_PAIRS, rng)
 
 
+@pytest.fixture(scope="module")
+def trained_models(bar_data):
+    """The TSM and the TSN (shift removed), trained once for this module's tests."""
+    return {"tsm": train(8, SEED, bar_data[0]), "tsn": train(0, SEED, bar_data[0])}
+
+
 def test_single_frames_carry_no_direction(bar_data):
     """Each leftward held-out clip is its rightward pair played backwards: the same frames, another order."""
     clips, labels = bar_data[1]
@@ -92,10 +104,9 @@ def test_single_frames_carry_no_direction(bar_data):
     assert not np.array_equal(right, left)
 
 
-def test_tsm_learns_direction_tsn_stays_at_chance(bar_data):
-    train_data, held_out = bar_data
-    tsm_accuracy = train_and_score(8, SEED, train_data, held_out)
-    tsn_accuracy = train_and_score(0, SEED, train_data, held_out)
+def test_tsm_learns_direction_tsn_stays_at_chance(bar_data, trained_models):
+    tsm_accuracy = accuracy(trained_models["tsm"], bar_data[1])
+    tsn_accuracy = accuracy(trained_models["tsn"], bar_data[1])
     assert tsm_accuracy >= TSM_MIN_ACCURACY, (
         f"a TSM trained on moving bars scored {tsm_accuracy:.3f} on held-out clips "
         f"(chance 0.5; it reached 1.0 on seeds 0-7 when this test was written)"
@@ -103,4 +114,64 @@ def test_tsm_learns_direction_tsn_stays_at_chance(bar_data):
     assert abs(tsn_accuracy - 0.5) <= TSN_MAX_DISTANCE_FROM_CHANCE, (
         f"a TSN (no shift) scored {tsn_accuracy:.3f} on clips paired with their "
         "reversals; without temporal mixing it must score 0.5"
+    )
+
+
+# A long video of known parts: the bar sweeps right, then left, then right,
+# one sweep (NUM_FRAMES frames) a second. Each sweep starts with a jump back
+# that no training clip has, so the windows are the sweeps: a second each,
+# a second apart.
+TIMELINE_PARTS = (("right", 3), ("left", 3), ("right", 3))
+TIMELINE_STRIDE_SECONDS = 1.0
+
+
+def write_parts_video(path, rng):
+    """Writes TIMELINE_PARTS as an mp4 at NUM_FRAMES fps; returns the true segments (label, start, end)."""
+    from tests.data_helpers import write_video
+
+    clips, _ = moving_bar_pairs(sum(seconds for _, seconds in TIMELINE_PARTS), rng)
+    sweeps, truth, start = [], [], 0
+    for label, seconds in TIMELINE_PARTS:
+        for clip in clips[start : start + seconds]:
+            sweeps.append(clip if label == "right" else clip[::-1])
+        truth.append((label, start, start + seconds))
+        start += seconds
+    write_video(path, np.concatenate(sweeps).astype(np.uint8), frame_rate=NUM_FRAMES)
+    return truth
+
+
+def matches(segments, truth, tolerance):
+    """Whether `segments` are the true parts, in order, each boundary within `tolerance` seconds."""
+    return len(segments) == len(truth) and all(
+        segment.label == label
+        and abs(segment.start - start) <= tolerance
+        and abs(segment.end - end) <= tolerance
+        for segment, (label, start, end) in zip(segments, truth)
+    )
+
+
+def test_timeline_finds_the_parts_of_a_long_video_tsn_does_not(trained_models, tmp_path):
+    """tsm_tf.predict_timelines on a video file: the TSM's segments are the true parts within a stride."""
+    path = str(tmp_path / "parts.mp4")
+    truth = write_parts_video(path, np.random.default_rng(SEED + 1))
+    segments = {}
+    for name, model in trained_models.items():
+        (result,) = tsm_tf.predict_timelines(
+            model,
+            [path],
+            window_seconds=TIMELINE_STRIDE_SECONDS,
+            stride_seconds=TIMELINE_STRIDE_SECONDS,
+            score_threshold=0.6,
+            # The frames are the training clips' size: no resize before the crop.
+            resize_shorter_side=FRAME_SIZE,
+        )
+        assert result.error is None, result
+        segments[name] = result.timeline.segments
+    assert matches(segments["tsm"], truth, TIMELINE_STRIDE_SECONDS), (
+        f"the TSM's segments {segments['tsm']} are not the parts {truth} within "
+        f"{TIMELINE_STRIDE_SECONDS} s"
+    )
+    assert not matches(segments["tsn"], truth, TIMELINE_STRIDE_SECONDS), (
+        f"the TSN (no shift) found the parts {segments['tsn']}: the video's direction "
+        "changes should be invisible to it"
     )

@@ -34,6 +34,9 @@ from tsm_tf.models.online_tsm import causal_frame_logits
 from tsm_tf.models.online_tsm import initial_states
 from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.models.tsm_config import TSMConfig
+from tsm_tf.prediction.video_prediction import VideoPrediction
+from tsm_tf.prediction.video_prediction import predict_timelines
+from tsm_tf.prediction.video_prediction import predict_videos
 
 # Registers the learning-rate schedule, so that checkpoints written by
 # `tsm-train` (which keep their optimizer) load after `import tsm_tf` alone.
@@ -52,6 +55,7 @@ __all__ = [
     "TSMClassifier",
     "TSMConfig",
     "TemporalShift",
+    "VideoPrediction",
     "__version__",
     "build_online_tsm",
     "build_tsm",
@@ -63,4 +67,6 @@ __all__ = [
     "load_imagenet_weights",
     "load_torch_checkpoint",
     "per_frame_model",
+    "predict_timelines",
+    "predict_videos",
 ]

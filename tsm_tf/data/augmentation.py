@@ -184,3 +184,37 @@ def eval_crops(
         ]
     crops = [resized[:, y : y + image_size, x : x + image_size, :] for y, x in windows]
     return tf.ensure_shape(tf.stack(crops), [num_crops, None, image_size, image_size, 3])
+
+
+def eval_views(
+    frames: tf.Tensor,
+    num_segments: int,
+    image_size: int,
+    resize_shorter_side: int,
+    num_clips: int = 1,
+    num_crops: int = 1,
+) -> tf.Tensor:
+    """A video's test views: its sampled frames as `num_clips * num_crops` clips.
+
+    `tsm-eval` (`make_dataset(training=False)`) and `tsm_tf.predict_videos`
+    both make their clips here, so the two give the same views of a video.
+
+    Args:
+        frames: `(num_clips * num_segments, height, width, 3)` uint8 or float,
+            the frames `tsm_tf.data.sampling.sample_indices` picked, clip by clip.
+        num_segments: frames per clip.
+        image_size: crop side.
+        resize_shorter_side: the shorter side after resizing (>= image_size).
+        num_clips: clips in `frames`.
+        num_crops: 1 or 3 crops per clip (see `eval_crops`).
+
+    Returns:
+        float32 `(num_clips * num_crops, num_segments, image_size, image_size, 3)`:
+        view `k` is clip `k // num_crops`, crop `k % num_crops`.
+    """
+    crops = eval_crops(frames, image_size, resize_shorter_side, num_crops)
+    crops = tf.reshape(crops, [num_crops, num_clips, num_segments, image_size, image_size, 3])
+    return tf.reshape(
+        tf.transpose(crops, [1, 0, 2, 3, 4, 5]),
+        [num_clips * num_crops, num_segments, image_size, image_size, 3],
+    )

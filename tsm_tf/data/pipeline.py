@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from tsm_tf.data import records
 from tsm_tf.data.augmentation import TRAIN_CROPS
-from tsm_tf.data.augmentation import eval_crops
+from tsm_tf.data.augmentation import decode_frames
+from tsm_tf.data.augmentation import eval_views
 from tsm_tf.data.augmentation import train_clip
 from tsm_tf.data.sampling import SAMPLING_MODES
 from tsm_tf.data.sampling import sample_indices
@@ -285,21 +286,13 @@ def _swap_labels(label, table, applied):
 
 
 def _make_eval_transform(num_segments, image_size, resize_shorter_side, num_clips, num_crops):
-    num_views = num_clips * num_crops
-
     def transform(frames, label, seed):
         del seed  # evaluation is deterministic
-        decoded = tf.stack(
-            [tf.io.decode_jpeg(frames[i], channels=3) for i in range(num_clips * num_segments)]
+        decoded = decode_frames(frames, num_clips * num_segments)
+        views = eval_views(
+            decoded, num_segments, image_size, resize_shorter_side, num_clips, num_crops
         )
-        # (num_crops, num_clips * num_segments, S, S, 3) -> (num_clips * num_crops, num_segments, S, S, 3)
-        crops = eval_crops(decoded, image_size, resize_shorter_side, num_crops)
-        crops = tf.reshape(crops, [num_crops, num_clips, num_segments, image_size, image_size, 3])
-        views = tf.reshape(
-            tf.transpose(crops, [1, 0, 2, 3, 4, 5]),
-            [num_views, num_segments, image_size, image_size, 3],
-        )
-        return (views[0] if num_views == 1 else views), label
+        return (views[0] if num_clips * num_crops == 1 else views), label
 
     return transform
 

@@ -39,11 +39,8 @@ def evaluate(
         `confusion_matrix` (rows: true class, columns: predicted), the number
         of videos and the protocol.
     """
-    from tsm_tf.data import make_dataset
     from tsm_tf.data.records import check_labels_match
-    from tsm_tf.data.records import count_records
 
-    num_segments, image_size = model.input.shape[1], model.input.shape[2]
     num_classes = model.output.shape[-1]
     if labels is None and getattr(model, "labels", None):
         labels = list(model.labels)
@@ -53,6 +50,36 @@ def evaluate(
         labels = [str(index) for index in range(num_classes)]
     else:
         check_labels_match(file_pattern, labels, "the labels passed to evaluate")
+    scores, truths = score_records(
+        model,
+        file_pattern,
+        num_clips,
+        num_crops,
+        batch_size,
+        sampling,
+        resize_shorter_side,
+        progress,
+    )
+    return summarize(
+        scores, truths, labels, protocol={"num_clips": num_clips, "num_crops": num_crops}
+    )
+
+
+def score_records(
+    model: keras.Model,
+    file_pattern: str,
+    num_clips: int = 1,
+    num_crops: int = 1,
+    batch_size: int = 8,
+    sampling: str = "segment",
+    resize_shorter_side: int | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each video's averaged softmax scores `(videos, classes)` and its label, in shard order."""
+    from tsm_tf.data import make_dataset
+    from tsm_tf.data.records import count_records
+
+    num_segments, image_size = model.input.shape[1], model.input.shape[2]
     dataset = make_dataset(
         file_pattern,
         num_segments=num_segments,
@@ -78,24 +105,31 @@ def evaluate(
     reporter = Progress(num_videos, "video", "Evaluated", enabled=progress)
     done = 0
     for clips, batch_labels in dataset:
-        if num_views > 1:
-            views = np.reshape(clips.numpy(), (-1, *clips.shape[2:]))
-            probabilities = keras.ops.softmax(model.predict_on_batch(views)).numpy()
-            probabilities = probabilities.reshape(-1, num_views, num_classes).mean(axis=1)
-        else:
-            probabilities = keras.ops.softmax(model.predict_on_batch(clips)).numpy()
-        scores.append(probabilities)
+        scores.append(average_view_scores(model, clips.numpy(), num_views))
         truths.append(batch_labels.numpy())
         done += len(truths[-1])
         reporter.update(done)
     reporter.close()
     if not scores:
         raise ValueError(f"No videos found in {file_pattern!r}.")
-    scores = np.concatenate(scores)
-    truths = np.concatenate(truths).astype(int)
-    return summarize(
-        scores, truths, labels, protocol={"num_clips": num_clips, "num_crops": num_crops}
-    )
+    return np.concatenate(scores), np.concatenate(truths).astype(int)
+
+
+def average_view_scores(model: keras.Model, clips: np.ndarray, num_views: int) -> np.ndarray:
+    """Each video's softmax scores, averaged over its views (the paper's test protocol).
+
+    Args:
+        model: a clip classifier.
+        clips: `(videos, num_segments, H, W, 3)` for one view a video, else
+            `(videos, num_views, num_segments, H, W, 3)`.
+        num_views: clips times crops per video.
+
+    Returns:
+        float32 `(videos, num_classes)`.
+    """
+    views = np.reshape(clips, (-1, *clips.shape[2:])) if num_views > 1 else clips
+    probabilities = keras.ops.softmax(model.predict_on_batch(views)).numpy()
+    return probabilities.reshape(-1, num_views, probabilities.shape[-1]).mean(axis=1)
 
 
 def summarize(
