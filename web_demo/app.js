@@ -23,7 +23,14 @@ const capture = elements.capture.getContext("2d", { willReadFrequently: true });
 const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads };
 window.tsmDemo = demo;
 demo.recordedFrames = () =>
-  demo.records.map((record) => ({ height: record.height, width: record.width, rgb: btoa(String.fromCharCode(...record.rgb)), logits: Array.from(record.logits) }));
+  demo.records.map((record) => ({ height: record.height, width: record.width, rgb: toBase64(record.rgb), logits: Array.from(record.logits) }));
+
+// In slices: spreading a whole camera frame into String.fromCharCode overflows the call stack.
+function toBase64(bytes) {
+  const slices = [];
+  for (let start = 0; start < bytes.length; start += 0x8000) slices.push(String.fromCharCode(...bytes.subarray(start, start + 0x8000)));
+  return btoa(slices.join(""));
+}
 
 let recognizer = null;
 let pacer = null;
