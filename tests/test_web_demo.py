@@ -20,11 +20,13 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 
+from tests.helpers import fresh_process_environment
 from tests.helpers import run_cli
 from tsm_tf import StreamingClassifier
 from tsm_tf.cli import web
@@ -35,6 +37,8 @@ WEB_DEMO = ROOT / "web_demo"
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 NUM_RECORDED = 8
+# A name that is not localhost, as a phone reaches the server (mapped to 127.0.0.1 in Chromium).
+PHONE_HOST = "phone.test"
 # A real webcam's size: the page's record hook once overflowed the call stack on frames this large.
 CAPTURE_HEIGHT, CAPTURE_WIDTH = 480, 640
 INSTALL_HINT = (
@@ -117,6 +121,36 @@ def models(tmp_path_factory):
     }
 
 
+class TsmWebProcess:
+    """`tsm-web --https` started in a fresh process; `url` is the address it printed."""
+
+    def __init__(self, command, flags, cache_directory, cwd=None):
+        self.process = subprocess.Popen(
+            [*command, *flags, "--https", "--host=0.0.0.0", "--port=0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+            env=fresh_process_environment({"XDG_CACHE_HOME": str(cache_directory)}),
+        )
+        self.output = []
+
+    def wait_for_url(self):
+        """Reads its output up to the QR code's warning; returns `(port, output)`."""
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "Then it asks to use the camera" in line:
+                break
+        text = "".join(self.output)
+        match = re.search(r"at https://0\.0\.0\.0:(\d+)/", text)
+        assert match and self.process.poll() is None, f"tsm-web --https did not start:\n{text}"
+        return int(match.group(1)), text
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def browser_results(models, tmp_path_factory):
     """Runs every page scenario in headless Chromium once; returns the results by name."""
@@ -124,6 +158,12 @@ def browser_results(models, tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"No Chromium at {CHROMIUM}. {INSTALL_HINT}", pytrace=False)
     directory = tmp_path_factory.mktemp("web_browser")
+    # Started first: its TensorFlow import overlaps the rest of the set-up.
+    https_server = TsmWebProcess(
+        [sys.executable, "-m", "tsm_tf.cli.web"],
+        [f"--model={models['model']}"],
+        directory / "cache",
+    )
     y4m = directory / "clip.y4m"
     web.write_y4m(y4m, _camera_clip())
     ARTIFACTS.mkdir(exist_ok=True)
@@ -134,7 +174,9 @@ def browser_results(models, tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
 
-    def url(model, **parameters):
+    https_port, https_output = https_server.wait_for_url()
+
+    def url(model, origin=f"http://{host}:{port}", **parameters):
         query = "&".join(
             f"{key}={value}"
             for key, value in {
@@ -143,7 +185,7 @@ def browser_results(models, tmp_path_factory):
                 **parameters,
             }.items()
         )
-        return f"http://{host}:{port}/?{query}"
+        return f"{origin}/?{query}"
 
     scenarios = [
         {
@@ -171,6 +213,23 @@ def browser_results(models, tmp_path_factory):
         {"name": "clip", "url": url("clip"), "until": "error"},
         {"name": "mismatch", "url": url("mismatch"), "until": "error"},
         {"name": "denied", "url": url("model"), "until": "error", "camera": "denied"},
+        # A phone's view: the server under a name that is not localhost.
+        {
+            "name": "insecure_http",
+            "url": url("model", origin=f"http://{PHONE_HOST}:{port}"),
+            "until": "error",
+        },
+        {
+            "name": "https",
+            "url": url(
+                "model",
+                origin=f"https://{PHONE_HOST}:{https_port}",
+                record=NUM_RECORDED,
+                smoothing=1,
+            ),
+            "until": "records",
+            "records": NUM_RECORDED,
+        },
     ]
     config = directory / "config.json"
     config.write_text(
@@ -178,6 +237,7 @@ def browser_results(models, tmp_path_factory):
             {
                 "executablePath": CHROMIUM,
                 "y4m": str(y4m),
+                "hostResolverRules": f"MAP {PHONE_HOST} 127.0.0.1",
                 "timeoutMs": 30000,
                 "scenarios": scenarios,
             }
@@ -193,9 +253,13 @@ def browser_results(models, tmp_path_factory):
     finally:
         server.shutdown()
         server.server_close()
+        https_server.stop()
     assert result.returncode == 0, f"The Chromium driver failed:\n{result.stderr[-4000:]}"
     print(f"Screenshot of the page streaming a video: {screenshot}")
-    return {scenario["name"]: scenario for scenario in json.loads(result.stdout)}
+    results = {scenario["name"]: scenario for scenario in json.loads(result.stdout)}
+    results["https_output"] = https_output
+    results["https_cache"] = directory / "cache"
+    return results
 
 
 def _recorded_frames(result):
@@ -223,7 +287,7 @@ def test_node_core_replays_golden_vectors(models):
         assert f"golden vectors {golden_dir / golden.GOLDEN_FILE}" in output, output
 
 
-@pytest.mark.parametrize("scenario", ["threads_1", "threads_2"])
+@pytest.mark.parametrize("scenario", ["threads_1", "threads_2", "https"])
 def test_page_logits_equal_streaming_classifier(browser_results, models, scenario):
     result = browser_results[scenario]
     assert result["status"] == "streaming" and not result["timedOut"], result
@@ -312,3 +376,36 @@ def test_denied_camera_says_how_to_allow_it(browser_results):
     assert result["status"] == "error" and "Camera permission was denied" in result["message"], (
         result
     )
+
+
+def test_plain_http_under_a_phone_name_says_why_there_is_no_camera(browser_results):
+    result = browser_results["insecure_http"]
+    assert result["status"] == "error" and result["cameraRequests"] == [], result
+    assert "plain HTTP" in result["message"] and "tsm-web --https" in result["message"], result
+
+
+def test_tsm_web_https_prints_phone_urls_qr_code_and_keeps_its_certificate(browser_results):
+    from cryptography import x509
+
+    from tsm_tf.cli import web_https
+
+    output = browser_results["https_output"]
+    port = re.search(r"at https://0\.0\.0\.0:(\d+)/", output).group(1)
+    names, addresses = web_https.certificate_names()
+    for address in addresses[1:]:
+        assert f"https://{address}:{port}/" in output, output
+    assert f"https://{names[1]}:{port}/" in output and "QR code" in output, output
+    assert "\u2588\u2588\u2588" in output, "no QR code in the terminal"
+    assert "Your connection is not private" in output, output
+    directory = browser_results["https_cache"] / "tsm_tf" / "https"
+    certificate_path = directory / web_https.CERTIFICATE_FILE
+    certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
+    alternatives = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(names) <= set(alternatives.get_values_for_type(x509.DNSName))
+    assert set(addresses) <= {str(a) for a in alternatives.get_values_for_type(x509.IPAddress)}
+    # Reused while it covers this machine; made anew when it does not (here: another machine's).
+    before = certificate_path.read_bytes()
+    web_https.self_signed_certificate(directory)
+    assert certificate_path.read_bytes() == before
+    web_https.self_signed_certificate(directory, ["localhost", "another-machine"], ["127.0.0.1"])
+    assert certificate_path.read_bytes() != before

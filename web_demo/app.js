@@ -95,6 +95,13 @@ function stopSource() {
 async function startCamera() {
   stopSource();
   clearError();
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    throw new Error(
+      `No camera here: ${location.origin} is plain HTTP, and browsers give the camera only to https:// pages and localhost. ` +
+        "Start the server with tsm-web --https (add --host=0.0.0.0 for a phone) and open the https:// address it prints, " +
+        "accepting the certificate warning once; or choose a video file.",
+    );
+  }
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });

@@ -2,10 +2,13 @@
 
 Usage:
     tsm-web --model=demo_output/export/tsm_streaming.tflite [--port=8000] [--host=127.0.0.1]
+    tsm-web --model=... --host=0.0.0.0 --https      # for a phone on the network
 
 Serves the page, its LiteRT.js wasm files (web_demo/node_modules, from `npm ci` in
 web_demo) and the model with its `.json` metadata under `/models/model.tflite`, with the
 cross-origin isolation headers that multi-threaded wasm needs, and prints the URL to open.
+With --https (a self-signed certificate, or --certfile/--keyfile) it also prints the URLs a
+phone can open, a QR code, and what the phone's browser will ask.
 """
 
 import errno
@@ -14,6 +17,7 @@ import http.server
 import mimetypes
 import os
 import pathlib
+import ssl
 
 import numpy as np
 from absl import flags
@@ -76,11 +80,15 @@ def check_web_demo() -> None:
 
 
 def make_server(
-    models: dict[str, str], host: str = "127.0.0.1", port: int = 8000
+    models: dict[str, str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> http.server.ThreadingHTTPServer:
     """An HTTP server for the demo; `models` maps a name to a `.tflite` path (served as /models/NAME.tflite).
 
-    `port=0` picks a free port (read it from `server.server_address`).
+    `port=0` picks a free port (read it from `server.server_address`); with `ssl_context`
+    (`web_https.server_context`) it serves HTTPS.
     """
     check_web_demo()
     for name, path in models.items():
@@ -93,13 +101,23 @@ def make_server(
     handler = functools.partial(
         DemoRequestHandler, models={name: os.path.abspath(path) for name, path in models.items()}
     )
-    return http.server.ThreadingHTTPServer((host, port), handler)
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    if ssl_context is not None:
+        # The handshake then happens in each request's thread, so one silent client blocks no other.
+        server.socket = ssl_context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+    return server
+
+
+def scheme(server) -> str:
+    return "https" if isinstance(server.socket, ssl.SSLSocket) else "http"
 
 
 def page_url(server, model: str = "model") -> str:
     """The page's URL on `server`, loading the model served as `model`."""
     host, port = server.server_address[:2]
-    return f"http://{host}:{port}/?model={MODEL_PREFIX.lstrip('/')}{model}.tflite"
+    return f"{scheme(server)}://{host}:{port}/?model={MODEL_PREFIX.lstrip('/')}{model}.tflite"
 
 
 def write_y4m(path, frames, frame_rate=10):
@@ -136,7 +154,20 @@ def define_flags() -> None:
         "127.0.0.1",
         "Address to listen on (0.0.0.0 to reach it from a phone on the network).",
     )
+    flags.DEFINE_bool(
+        "https",
+        False,
+        "Serve over HTTPS, which a phone's browser needs for the camera, with a self-signed "
+        "certificate made on first use and kept in the user's cache folder (or --certfile).",
+    )
+    flags.DEFINE_string("certfile", None, "A PEM certificate for HTTPS (implies --https).")
+    flags.DEFINE_string("keyfile", None, "The PEM private key of --certfile.")
     flags.mark_flag_as_required("model")
+    flags.register_multi_flags_validator(
+        ["certfile", "keyfile"],
+        lambda values: (values["certfile"] is None) == (values["keyfile"] is None),
+        "Pass --certfile and --keyfile together (a certificate and its key), or neither.",
+    )
 
 
 def check_streaming_model(path: str) -> None:
@@ -147,12 +178,26 @@ def check_streaming_model(path: str) -> None:
     StreamingClassifier(path)
 
 
+def tls_context(values) -> ssl.SSLContext | None:
+    """The TLS context the flags ask for, or None for plain HTTP."""
+    if not (values.https or values.certfile):
+        return None
+    from tsm_tf.cli import web_https
+
+    if values.certfile:
+        return web_https.server_context(values.certfile, values.keyfile)
+    certificate, key = web_https.self_signed_certificate()
+    print(f"Using the self-signed certificate {certificate}.", flush=True)
+    return web_https.server_context(certificate, key)
+
+
 def main(argv):
     del argv
     values = flags.FLAGS
     check_streaming_model(values.model)
+    context = tls_context(values)
     try:
-        server = make_server({"model": values.model}, values.host, values.port)
+        server = make_server({"model": values.model}, values.host, values.port, context)
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
@@ -164,6 +209,11 @@ def main(argv):
         f"Serving the TSM web demo with {values.model} at {page_url(server)} (Ctrl-C stops).",
         flush=True,
     )
+    if context is not None or values.host != "127.0.0.1":
+        from tsm_tf.cli import web_https
+
+        urls = web_https.phone_urls(scheme(server), values.host, server.server_address[1])
+        print(web_https.phone_instructions(urls, secure=context is not None), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
