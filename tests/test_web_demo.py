@@ -219,6 +219,7 @@ def browser_results(models, tmp_path_factory):
             "url": url("model", origin=f"http://{PHONE_HOST}:{port}"),
             "until": "error",
         },
+        # A phone held upright at tsm-web --https: hidden, then shown again (a new stream).
         {
             "name": "https",
             "url": url(
@@ -229,6 +230,18 @@ def browser_results(models, tmp_path_factory):
             ),
             "until": "records",
             "records": NUM_RECORDED,
+            "device": "Pixel 7",
+            "screenshot": str(ARTIFACTS / "phone_portrait.png"),
+            "steps": ["hide", "show"],
+        },
+        {
+            "name": "phone_landscape",
+            "url": url("model"),
+            "until": "frames",
+            "frames": 3,
+            "device": "Pixel 7 landscape",
+            "screenshot": str(ARTIFACTS / "phone_landscape.png"),
+            "steps": ["flip"],
         },
     ]
     config = directory / "config.json"
@@ -409,3 +422,49 @@ def test_tsm_web_https_prints_phone_urls_qr_code_and_keeps_its_certificate(brows
     assert certificate_path.read_bytes() == before
     web_https.self_signed_certificate(directory, ["localhost", "another-machine"], ["127.0.0.1"])
     assert certificate_path.read_bytes() != before
+
+
+@pytest.mark.parametrize("scenario", ["https", "phone_landscape"])
+def test_phone_sized_page_fits_the_screen_and_asks_for_the_rear_camera(browser_results, scenario):
+    result = browser_results[scenario]
+    assert result["status"] == "streaming" and not result["timedOut"], result
+    layout = result["layout"]
+    width, height = layout["innerWidth"], layout["innerHeight"]
+    assert layout["scrollWidth"] <= width, f"{scenario}: scrolls sideways: {layout}"
+    assert len(layout["controls"]) == 4, layout["controls"]
+    for box in [*layout["controls"], layout["top3"], layout["latency"]]:
+        inside = box["left"] >= 0 and box["right"] <= width and box["top"] >= 0
+        assert inside and box["bottom"] <= height, f"{scenario}: {box} outside {width}x{height}"
+    for control in layout["controls"]:
+        assert min(control["width"], control["height"]) >= 44, f"not touch-sized: {control}"
+    video = layout["video"]
+    assert video["right"] <= width and video["bottom"] <= height and video["height"] > height / 3
+    assert len(result["top3"]) == 3, result["top3"]
+    assert result["cameraRequests"][0]["video"]["facingMode"] == {"ideal": "environment"}
+    assert result["wakeLock"] == "held", result["wakeLock"]
+
+
+def test_camera_switch_asks_for_the_front_camera(browser_results):
+    (flip,) = browser_results["phone_landscape"]["steps"]
+    assert flip["status"] == "streaming" and not flip["timedOut"], flip
+    assert [request["video"]["facingMode"]["ideal"] for request in flip["cameraRequests"]] == [
+        "environment",
+        "user",
+    ]
+
+
+def test_hidden_page_pauses_and_starts_a_new_stream_when_shown(browser_results, models):
+    hidden, shown = browser_results["https"]["steps"]
+    assert hidden["status"] == "paused" and not hidden["cameraLive"], hidden
+    assert hidden["wakeLock"] == "released", hidden["wakeLock"]
+    assert hidden["framesClassified"] == hidden["framesBefore"], "classified while hidden"
+    assert shown["status"] == "streaming" and not shown["timedOut"], shown
+    assert shown["wakeLock"] == "held" and len(shown["cameraRequests"]) == 2
+    # A new stream: its logits are those of a fresh StreamingClassifier (zero states) on its
+    # frames, and far from those of the states carried on from before the page was hidden.
+    frames, page_logits = _recorded_frames(shown)
+    classifier = StreamingClassifier(models["model"], num_threads=1)
+    fresh = np.stack([classifier.classify(frame).logits for frame in frames])
+    np.testing.assert_allclose(page_logits, fresh, rtol=0, atol=1e-5)
+    carried_on = np.stack([classifier.classify(frame).logits for frame in frames])
+    assert np.abs(carried_on - fresh).max() > 1e-3

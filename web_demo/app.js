@@ -2,8 +2,9 @@
 // number lives in core/ (tested in Node); the runtime in litert_model.js.
 //
 // URL parameters: model (a .tflite URL, its .json beside it; default models/model.tflite),
-// threads (1 by default), smoothing (frames, default 12), record (expose the first N classified
-// frames and logits on window.tsmDemo, for tests).
+// threads (1 by default), smoothing (frames, default 12), source=camera (start the camera at once),
+// facing (user or environment: which camera first; default environment, a phone's rear one),
+// record (expose the first N classified frames and logits on window.tsmDemo, for tests).
 
 import { FramePacer, MetadataError, StreamingRecognizer, checkStreaming, cropRegion, parseMetadata } from "./core/index.js";
 import { loadSignatureModel } from "./litert_model.js";
@@ -13,14 +14,15 @@ const modelUrl = parameters.get("model") ?? "models/model.tflite";
 const threads = Number(parameters.get("threads") ?? 1);
 const smoothingWindow = parameters.has("smoothing") ? Number(parameters.get("smoothing")) : undefined;
 const recordLimit = Number(parameters.get("record") ?? 0);
+let facing = parameters.get("facing") === "user" ? "user" : "environment";
 
 const elements = Object.fromEntries(
-  ["model-info", "camera", "video-file", "reset", "message", "video", "overlay", "top3", "latency", "capture"].map((id) => [id, document.getElementById(id)]),
+  ["model-info", "camera", "flip", "video-file", "reset", "message", "video", "overlay", "top3", "latency", "capture"].map((id) => [id, document.getElementById(id)]),
 );
 const capture = elements.capture.getContext("2d", { willReadFrequently: true });
 
 // What tests read: the state of the page, and the frames and logits it classified.
-const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads };
+const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads, wakeLock: null };
 window.tsmDemo = demo;
 demo.recordedFrames = () =>
   demo.records.map((record) => ({ height: record.height, width: record.width, rgb: toBase64(record.rgb), logits: Array.from(record.logits) }));
@@ -37,6 +39,9 @@ let pacer = null;
 let sourceId = 0;
 let busy = false;
 let latencies = [];
+let activeSource = null; // "camera" or "file" while one plays
+let hiddenSource = null; // the source paused while the page is hidden
+let wakeLock = null;
 
 function showError(error) {
   demo.status = "error";
@@ -84,12 +89,62 @@ function resetStream() {
 
 function stopSource() {
   sourceId += 1;
+  activeSource = null;
+  hiddenSource = null;
+  releaseWakeLock();
   const video = elements.video;
   video.srcObject?.getTracks().forEach((track) => track.stop());
   video.pause();
   video.srcObject = null;
   video.removeAttribute("src");
   resetStream();
+}
+
+// The screen stays on while a source streams, where the browser allows it (Wake Lock API).
+async function keepScreenAwake() {
+  if (!("wakeLock" in navigator)) {
+    demo.wakeLock = "unsupported";
+    return;
+  }
+  try {
+    wakeLock = await navigator.wakeLock.request("screen");
+    demo.wakeLock = "held";
+  } catch (error) {
+    demo.wakeLock = `refused (${error.name})`;
+  }
+}
+
+function releaseWakeLock() {
+  wakeLock?.release().catch(() => {});
+  wakeLock = null;
+  if (demo.wakeLock === "held") demo.wakeLock = "released";
+}
+
+// A hidden page stops: the camera is released and nothing is classified. Shown again, it starts a new stream.
+function pauseWhileHidden() {
+  if (activeSource === null) return;
+  hiddenSource = activeSource;
+  sourceId += 1;
+  releaseWakeLock();
+  const video = elements.video;
+  video.srcObject?.getTracks().forEach((track) => track.stop());
+  if (video.srcObject) video.srcObject = null;
+  video.pause();
+  demo.status = "paused";
+}
+
+async function resumeWhenShown() {
+  const source = hiddenSource;
+  hiddenSource = null;
+  if (source === "camera") await startCamera();
+  else if (source === "file") {
+    resetStream();
+    await play(true);
+  }
+}
+
+function showFacing() {
+  elements.flip.textContent = facing === "environment" ? "Front camera" : "Rear camera";
 }
 
 async function startCamera() {
@@ -104,7 +159,10 @@ async function startCamera() {
   }
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: { ideal: facing }, width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
   } catch (error) {
     const reasons = {
       NotAllowedError: "Camera permission was denied. Allow the camera for this site (the camera icon in the address bar) and press Camera again, or choose a video file.",
@@ -115,6 +173,7 @@ async function startCamera() {
   }
   elements.video.srcObject = stream;
   await play(false);
+  activeSource = "camera";
 }
 
 async function startFile(file) {
@@ -123,12 +182,14 @@ async function startFile(file) {
   elements.video.src = URL.createObjectURL(file);
   elements.video.loop = true;
   await play(true);
+  activeSource = "file";
 }
 
 async function play(isFile) {
   const id = sourceId;
   await elements.video.play();
   demo.status = "streaming";
+  keepScreenAwake();
   const onFrame = (now, frameMetadata) => {
     if (id !== sourceId) return;
     // A file's clock is its media time (it loops back to 0: a new stream); a camera's is the wall clock.
@@ -203,6 +264,16 @@ elements["video-file"].addEventListener("change", (event) => {
   if (file) startFile(file).catch(showError);
 });
 elements.reset.addEventListener("click", resetStream);
+elements.flip.addEventListener("click", () => {
+  facing = facing === "environment" ? "user" : "environment";
+  showFacing();
+  if (activeSource === "camera") startCamera().catch(showError);
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") pauseWhileHidden();
+  else resumeWhenShown().catch(showError);
+});
+showFacing();
 
 loadModel()
   .then(() => {

@@ -8,7 +8,7 @@
 // records, frames, camera: "granted" (default) | "denied", device (a Playwright device name, such as
 // "Pixel 7"), screenshot, steps}; each gets its own browser context. `steps` run after `until`, each
 // waiting for `until` again and recording the page's state: "hide" / "show" (the page hidden and shown
-// again), "offline_reload" (the network cut, then the page reloaded).
+// again), "flip" (the camera switch pressed), "offline_reload" (the network cut, then the page reloaded).
 
 import fs from "node:fs";
 import { chromium, devices } from "playwright-core";
@@ -77,7 +77,6 @@ async function waitFor(page, scenario) {
 async function runScenario(browser, scenario) {
   const context = await browser.newContext({
     ...(scenario.device ? devices[scenario.device] : { viewport: { width: 960, height: 620 } }),
-    permissions: scenario.camera === "denied" ? [] : ["camera"],
     ignoreHTTPSErrors: true,
   });
   // Which cameras the page asks for (a phone's rear one?), seen from outside the page.
@@ -91,13 +90,20 @@ async function runScenario(browser, scenario) {
       };
   });
   const page = await context.newPage();
+  // Through the DevTools protocol: Playwright's permissions leave out Wake Lock, which a phone's
+  // browser grants a visible page. Replaces the context's permissions, so the camera is listed too.
+  const { targetInfo } = await (await context.newCDPSession(page)).send("Target.getTargetInfo");
+  await (await browser.newBrowserCDPSession()).send("Browser.grantPermissions", {
+    permissions: scenario.camera === "denied" ? ["wakeLockScreen"] : ["videoCapture", "wakeLockScreen"],
+    browserContextId: targetInfo.browserContextId,
+  });
   const console_ = [];
   page.on("console", (message) => console_.push(`${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => console_.push(`pageerror: ${error.message}`));
   await page.goto(scenario.url);
   const timedOut = await waitFor(page, scenario);
   const result = { name: scenario.name, timedOut, console: console_, ...(await page.evaluate(pageState)), steps: [] };
-  if (scenario.screenshot) await page.screenshot({ path: scenario.screenshot });
+  if (scenario.screenshot) await page.screenshot({ path: scenario.screenshot, scale: "css" });
   for (const step of scenario.steps ?? []) {
     if (step === "hide") {
       const before = await page.evaluate(() => window.tsmDemo.framesClassified);
@@ -109,6 +115,7 @@ async function runScenario(browser, scenario) {
       continue;
     }
     if (step === "show") await setVisible(page, true);
+    if (step === "flip") await page.tap("#flip");
     if (step === "offline_reload") {
       await context.setOffline(true);
       await page.reload();
