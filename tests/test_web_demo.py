@@ -13,6 +13,8 @@ and says how to install them; it never skips.
 """
 
 import base64
+import functools
+import http.server
 import json
 import os
 import pathlib
@@ -121,6 +123,13 @@ def models(tmp_path_factory):
     }
 
 
+class QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
+    """A plain static server (no special headers), as a static host serves an exported site."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 class TsmWebProcess:
     """`tsm-web --https` started in a fresh process; `url` is the address it printed."""
 
@@ -174,6 +183,14 @@ def browser_results(models, tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
 
+    site = directory / "site"
+    web.export_site(models["model"], str(site))
+    static_server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0),
+        functools.partial(QuietStaticHandler, directory=str(site)),
+    )
+    threading.Thread(target=static_server.serve_forever, daemon=True).start()
+    site_origin = f"http://127.0.0.1:{static_server.server_address[1]}"
     https_port, https_output = https_server.wait_for_url()
 
     def url(model, origin=f"http://{host}:{port}", **parameters):
@@ -234,6 +251,15 @@ def browser_results(models, tmp_path_factory):
             "screenshot": str(ARTIFACTS / "phone_portrait.png"),
             "steps": ["hide", "show"],
         },
+        # The exported site on a plain static server; then offline, reloaded.
+        {
+            "name": "site",
+            "url": f"{site_origin}/?source=camera&record={NUM_RECORDED}&smoothing=1",
+            "until": "records",
+            "records": NUM_RECORDED,
+            "installability": True,
+            "steps": ["offline_reload"],
+        },
         {
             "name": "phone_landscape",
             "url": url("model"),
@@ -264,14 +290,16 @@ def browser_results(models, tmp_path_factory):
             timeout=240,
         )
     finally:
-        server.shutdown()
-        server.server_close()
+        for stopped in (server, static_server):
+            stopped.shutdown()
+            stopped.server_close()
         https_server.stop()
     assert result.returncode == 0, f"The Chromium driver failed:\n{result.stderr[-4000:]}"
     print(f"Screenshot of the page streaming a video: {screenshot}")
     results = {scenario["name"]: scenario for scenario in json.loads(result.stdout)}
     results["https_output"] = https_output
     results["https_cache"] = directory / "cache"
+    results["site"]["folder"] = site
     return results
 
 
@@ -468,3 +496,34 @@ def test_hidden_page_pauses_and_starts_a_new_stream_when_shown(browser_results, 
     np.testing.assert_allclose(page_logits, fresh, rtol=0, atol=1e-5)
     carried_on = np.stack([classifier.classify(frame).logits for frame in frames])
     assert np.abs(carried_on - fresh).max() > 1e-3
+
+
+def _assert_logits_of_a_fresh_stream(result, model):
+    assert result["status"] == "streaming" and not result["timedOut"], result
+    frames, page_logits = _recorded_frames(result)
+    assert len(frames) == NUM_RECORDED
+    classifier = StreamingClassifier(model, num_threads=1)
+    python_logits = np.stack([classifier.classify(frame).logits for frame in frames])
+    np.testing.assert_allclose(page_logits, python_logits, rtol=0, atol=1e-5)
+
+
+def test_exported_site_streams_on_a_plain_static_server_with_one_thread(browser_results, models):
+    result = browser_results["site"]
+    _assert_logits_of_a_fresh_stream(result, models["model"])
+    assert not result["crossOriginIsolated"]
+    assert "1 thread (this host does not send the cross-origin isolation" in result["modelInfo"]
+    # Playwright's contexts are incognito, which alone keeps Chromium from offering to install it.
+    errors = [error["errorId"] for error in result["installabilityErrors"]]
+    assert errors == ["in-incognito"], errors
+    folder = result["folder"]
+    files = sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+    assert "models/model.tflite" in files and "service_worker.js" in files, files
+    assert not [name for name in files if "threaded" in name or "jspi" in name], files
+
+
+def test_exported_site_reloads_and_streams_offline(browser_results, models):
+    (offline,) = browser_results["site"]["steps"]
+    assert offline["offlineBefore"] == "ready", offline
+    assert "reloadError" not in offline, offline["reloadError"]
+    assert offline["serviceWorkerControlled"] and offline["uncachedFetch"] == "failed", offline
+    _assert_logits_of_a_fresh_stream(offline, models["model"])

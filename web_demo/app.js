@@ -22,7 +22,7 @@ const elements = Object.fromEntries(
 const capture = elements.capture.getContext("2d", { willReadFrequently: true });
 
 // What tests read: the state of the page, and the frames and logits it classified.
-const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads, wakeLock: null };
+const demo = { status: "loading", error: null, framesClassified: 0, latenciesMs: [], records: [], metadata: null, threads, wakeLock: null, offline: null };
 window.tsmDemo = demo;
 demo.recordedFrames = () =>
   demo.records.map((record) => ({ height: record.height, width: record.width, rgb: toBase64(record.rgb), logits: Array.from(record.logits) }));
@@ -73,7 +73,29 @@ async function loadModel() {
   const rate = metadata.frameRate === null ? "every frame" : `${metadata.frameRate} frames/s`;
   elements["model-info"].textContent =
     `${modelUrl.split("/").pop()}: ${metadata.precision}, ${metadata.labels.length} classes, ` +
-    `${metadata.preprocessing.cropSize} px crop, ${metadata.states.length} states, ${rate}, ${threads} thread${threads > 1 ? "s" : ""}.`;
+    `${metadata.preprocessing.cropSize} px crop, ${metadata.states.length} states, ${rate}, ${threads} thread${threads > 1 ? "s" : ""}` +
+    (self.crossOriginIsolated ? "." : " (this host does not send the cross-origin isolation headers that more threads need).");
+}
+
+// Installed and offline: a service worker keeps what this page loaded (see service_worker.js).
+async function keepForOffline() {
+  if (!("serviceWorker" in navigator)) {
+    demo.offline = "unsupported (a service worker needs https:// or localhost)";
+    return;
+  }
+  try {
+    await navigator.serviceWorker.register("service_worker.js");
+    const worker = (await navigator.serviceWorker.ready).active;
+    const origin = location.origin;
+    const used = performance.getEntriesByType("resource").map((entry) => entry.name);
+    const keep = [...new Set([location.href, new URL("./", location.href).href, ...used])].filter((url) => url.startsWith(origin));
+    const reply = new Promise((resolve) => navigator.serviceWorker.addEventListener("message", (event) => resolve(event.data), { once: true }));
+    worker.postMessage({ keep });
+    const answer = await reply;
+    demo.offline = answer.kept ? "ready" : `not kept: ${answer.keepError}`;
+  } catch (error) {
+    demo.offline = `unavailable: ${error.message}`;
+  }
 }
 
 function resetStream() {
@@ -278,6 +300,7 @@ showFacing();
 loadModel()
   .then(() => {
     demo.status = "ready";
+    keepForOffline();
     if (parameters.get("source") === "camera") return startCamera();
   })
   .catch((error) => {

@@ -6,7 +6,7 @@
 // CONFIG: {executablePath, y4m, hostResolverRules, timeoutMs, scenarios: [SCENARIO]}, one browser for
 // all, the Y4M file played as the webcam. SCENARIO: {name, url, until: "records" | "frames" | "error",
 // records, frames, camera: "granted" (default) | "denied", device (a Playwright device name, such as
-// "Pixel 7"), screenshot, steps}; each gets its own browser context. `steps` run after `until`, each
+// "Pixel 7"), screenshot, installability, steps}; each gets its own browser context. `steps` run after `until`, each
 // waiting for `until` again and recording the page's state: "hide" / "show" (the page hidden and shown
 // again), "flip" (the camera switch pressed), "offline_reload" (the network cut, then the page reloaded).
 
@@ -36,6 +36,8 @@ function pageState() {
     latenciesMs: demo?.latenciesMs ?? [],
     cameraRequests: window.cameraRequests ?? [],
     wakeLock: demo?.wakeLock ?? null,
+    offline: demo?.offline ?? null,
+    serviceWorkerControlled: Boolean(navigator.serviceWorker?.controller),
     layout: {
       innerWidth: window.innerWidth,
       innerHeight: window.innerHeight,
@@ -104,6 +106,11 @@ async function runScenario(browser, scenario) {
   const timedOut = await waitFor(page, scenario);
   const result = { name: scenario.name, timedOut, console: console_, ...(await page.evaluate(pageState)), steps: [] };
   if (scenario.screenshot) await page.screenshot({ path: scenario.screenshot, scale: "css" });
+  if (scenario.installability) {
+    // What keeps Chromium from offering to install the page (add to home screen): none expected.
+    const session = await context.newCDPSession(page);
+    result.installabilityErrors = (await session.send("Page.getInstallabilityErrors")).installabilityErrors;
+  }
   for (const step of scenario.steps ?? []) {
     if (step === "hide") {
       const before = await page.evaluate(() => window.tsmDemo.framesClassified);
@@ -116,12 +123,23 @@ async function runScenario(browser, scenario) {
     }
     if (step === "show") await setVisible(page, true);
     if (step === "flip") await page.tap("#flip");
+    const extra = {};
     if (step === "offline_reload") {
+      await page.waitForFunction("window.tsmDemo.offline !== null", null, { timeout: config.timeoutMs });
+      extra.offlineBefore = await page.evaluate(() => window.tsmDemo.offline);
       await context.setOffline(true);
-      await page.reload();
+      try {
+        await page.reload();
+      } catch (error) {
+        extra.reloadError = error.message;
+      }
     }
-    const stepTimedOut = await waitFor(page, scenario);
-    result.steps.push({ step, timedOut: stepTimedOut, ...(await page.evaluate(pageState)) });
+    const stepTimedOut = extra.reloadError ? true : await waitFor(page, scenario);
+    const state = extra.reloadError ? {} : await page.evaluate(pageState);
+    if (step === "offline_reload" && !extra.reloadError)
+      // Proof that the network is cut for the service worker too: a URL it never kept fails.
+      extra.uncachedFetch = await page.evaluate(() => fetch("models/model.json?never-kept").then(() => "succeeded", () => "failed"));
+    result.steps.push({ step, timedOut: stepTimedOut, ...extra, ...state });
   }
   await context.close();
   return result;
