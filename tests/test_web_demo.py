@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import threading
 
 import numpy as np
@@ -123,6 +124,49 @@ def models(tmp_path_factory):
     }
 
 
+def _install_wheel_in_fresh_venv(directory):
+    """Builds a wheel of the checkout, installs it in a new virtual environment; returns its tsm-web.
+
+    Only tsm_tf comes from the wheel: its dependencies (TensorFlow...) come from this environment's
+    site-packages through a `.pth` line, which imports modules from it but runs none of its own
+    `.pth` files (so not the editable install of the checkout).
+    """
+    source = directory / "source"
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    ignored = shutil.ignore_patterns("__pycache__", "node_modules", "test", "test_browser")
+    for name in ("tsm_tf", "web_demo"):
+        shutil.copytree(ROOT / name, source / name, symlinks=True, ignore=ignored)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(directory), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = directory.glob("tsm_tf-*.whl")
+    assert wheel.stat().st_size < 1_000_000, f"{wheel} is {wheel.stat().st_size} bytes"
+    venv = directory / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dependencies = sysconfig.get_paths()["purelib"]
+    (pathlib.Path(site_packages) / "dependencies.pth").write_text(dependencies + "\n")
+    return venv / "bin" / "tsm-web"
+
+
 class QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
     """A plain static server (no special headers), as a static host serves an exported site."""
 
@@ -133,14 +177,16 @@ class QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
 class TsmWebProcess:
     """`tsm-web --https` started in a fresh process; `url` is the address it printed."""
 
-    def __init__(self, command, flags, cache_directory, cwd=None):
+    def __init__(self, command, cache_directory, cwd):
+        environment = fresh_process_environment({"XDG_CACHE_HOME": str(cache_directory)})
+        environment.pop("PYTHONPATH", None)  # the installed tsm_tf, not the checkout's
         self.process = subprocess.Popen(
-            [*command, *flags, "--https", "--host=0.0.0.0", "--port=0"],
+            [*command, "--https", "--host=0.0.0.0", "--port=0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=cwd,
-            env=fresh_process_environment({"XDG_CACHE_HOME": str(cache_directory)}),
+            env=environment,
         )
         self.output = []
 
@@ -167,11 +213,11 @@ def browser_results(models, tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"No Chromium at {CHROMIUM}. {INSTALL_HINT}", pytrace=False)
     directory = tmp_path_factory.mktemp("web_browser")
-    # Started first: its TensorFlow import overlaps the rest of the set-up.
+    # Installed from a wheel, started first: its TensorFlow import overlaps the rest of the set-up.
     https_server = TsmWebProcess(
-        [sys.executable, "-m", "tsm_tf.cli.web"],
-        [f"--model={models['model']}"],
+        [str(_install_wheel_in_fresh_venv(directory / "wheel")), f"--model={models['model']}"],
         directory / "cache",
+        cwd=directory,
     )
     y4m = directory / "clip.y4m"
     web.write_y4m(y4m, _camera_clip())
@@ -438,6 +484,8 @@ def test_tsm_web_https_prints_phone_urls_qr_code_and_keeps_its_certificate(brows
     assert f"https://{names[1]}:{port}/" in output and "QR code" in output, output
     assert "\u2588\u2588\u2588" in output, "no QR code in the terminal"
     assert "Your connection is not private" in output, output
+    # The wheel's tsm-web served its own page, with LiteRT.js from npm (no checkout to take it from).
+    assert "Installing LiteRT.js from npm into" in output, output
     directory = browser_results["https_cache"] / "tsm_tf" / "https"
     certificate_path = directory / web_https.CERTIFICATE_FILE
     certificate = x509.load_pem_x509_certificate(certificate_path.read_bytes())
