@@ -3,12 +3,13 @@
 //
 //   node drive_page.mjs CONFIG.json
 //
-// CONFIG: {executablePath, y4m, hostResolverRules, timeoutMs, scenarios: [SCENARIO]}, one browser for
+// CONFIG: {executablePath, y4m, hostResolverRules, portFile, timeoutMs, scenarios: [SCENARIO]}, one browser for
 // all, the Y4M file played as the webcam. SCENARIO: {name, url, until: "records" | "frames" | "error",
 // records, frames, camera: "granted" (default) | "denied", device (a Playwright device name, such as
 // "Pixel 7"), screenshot, installability, steps}; each gets its own browser context. `steps` run after `until`, each
 // waiting for `until` again and recording the page's state: "hide" / "show" (the page hidden and shown
 // again), "flip" (the camera switch pressed), "offline_reload" (the network cut, then the page reloaded).
+// A URL with PORT_FROM_FILE waits for portFile to hold the port of a server still starting ("failed": none).
 
 import fs from "node:fs";
 import { chromium, devices } from "playwright-core";
@@ -36,6 +37,7 @@ function pageState() {
     latenciesMs: demo?.latenciesMs ?? [],
     cameraRequests: window.cameraRequests ?? [],
     wakeLock: demo?.wakeLock ?? null,
+    wakeLocksReleased: (window.wakeLocks ?? []).map((sentinel) => sentinel.released),
     offline: demo?.offline ?? null,
     serviceWorkerControlled: Boolean(navigator.serviceWorker?.controller),
     layout: {
@@ -76,19 +78,38 @@ async function waitFor(page, scenario) {
   }
 }
 
+async function portFromFile() {
+  const deadline = Date.now() + config.timeoutMs;
+  while (!fs.existsSync(config.portFile) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  return fs.existsSync(config.portFile) ? fs.readFileSync(config.portFile, "utf8").trim() : "failed";
+}
+
 async function runScenario(browser, scenario) {
+  if (scenario.url.includes("PORT_FROM_FILE")) {
+    const port = await portFromFile();
+    if (port === "failed") return { name: scenario.name, status: "server not started", timedOut: true, steps: [] };
+    scenario = { ...scenario, url: scenario.url.replace("PORT_FROM_FILE", port) };
+  }
   const context = await browser.newContext({
     ...(scenario.device ? devices[scenario.device] : { viewport: { width: 960, height: 620 } }),
     ignoreHTTPSErrors: true,
   });
-  // Which cameras the page asks for (a phone's rear one?), seen from outside the page.
+  // Which cameras the page asks for (a phone's rear one?) and the wake locks it takes, seen from outside the page.
   await context.addInitScript(() => {
     window.cameraRequests = [];
+    window.wakeLocks = [];
     const getUserMedia = navigator.mediaDevices?.getUserMedia?.bind(navigator.mediaDevices);
     if (getUserMedia)
       navigator.mediaDevices.getUserMedia = (constraints) => {
         window.cameraRequests.push(constraints);
         return getUserMedia(constraints);
+      };
+    const requestWakeLock = navigator.wakeLock?.request?.bind(navigator.wakeLock);
+    if (requestWakeLock)
+      navigator.wakeLock.request = async (type) => {
+        const sentinel = await requestWakeLock(type);
+        window.wakeLocks.push(sentinel);
+        return sentinel;
       };
   });
   const page = await context.newPage();
@@ -116,7 +137,7 @@ async function runScenario(browser, scenario) {
       const before = await page.evaluate(() => window.tsmDemo.framesClassified);
       await setVisible(page, false);
       await page.waitForTimeout(500);
-      const state = await page.evaluate(pageState);
+      const { records, ...state } = await page.evaluate(pageState);
       const cameraLive = await page.evaluate(() => Boolean(document.getElementById("video").srcObject?.getVideoTracks().some((track) => track.readyState === "live")));
       result.steps.push({ step, framesBefore: before, cameraLive, ...state });
       continue;
