@@ -209,6 +209,8 @@ def export_site(model: str, directory: str) -> None:
             destination = site / "node_modules" / name
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(node_modules / name, destination)
+        # GitHub Pages' Jekyll leaves out node_modules/ unless this file says not to process the site.
+        (site / ".nojekyll").write_text("")
         (site / "models").mkdir()
         for extension in (".tflite", ".json"):
             shutil.copy(
