@@ -2,25 +2,57 @@
 
 Usage:
     tsm-web --model=demo_output/export/tsm_streaming.tflite [--port=8000] [--host=127.0.0.1]
+    tsm-web --model=... --host=0.0.0.0 --https      # for a phone on the network
 
 Serves the page, its LiteRT.js wasm files (web_demo/node_modules, from `npm ci` in
 web_demo) and the model with its `.json` metadata under `/models/model.tflite`, with the
 cross-origin isolation headers that multi-threaded wasm needs, and prints the URL to open.
+With --https (a self-signed certificate, or --certfile/--keyfile) it also prints the URLs a
+phone can open, a QR code, and what the phone's browser will ask.
 """
 
 import errno
 import functools
+import hashlib
 import http.server
 import mimetypes
 import os
 import pathlib
+import shutil
+import ssl
+import subprocess
+import tempfile
 
 import numpy as np
 from absl import flags
 
 from tsm_tf.cli.tool import run_tool
 
-WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "web_demo"
+# tsm_tf/web_demo: in a checkout a link to the repository's web_demo/, in an installed wheel its copy.
+WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent / "web_demo"
+# The page's own files (also the wheel's package data in setup.cfg); its LiteRT.js comes from npm.
+PAGE_FILES = (
+    "index.html",
+    "app.js",
+    "litert_model.js",
+    "style.css",
+    "service_worker.js",
+    "manifest.webmanifest",
+    "icon.svg",
+    "core/*.js",
+)
+MODULES_PREFIX = "/node_modules/"
+LITERT_WASM = pathlib.Path("@litertjs/core/wasm")
+# What an exported site needs of LiteRT.js: one thread only (the wasm with and without relaxed SIMD).
+SITE_LITERT_FILES = (
+    "@litertjs/core/dist/index.js",
+    "@litertjs/wasm-utils/dist/index.js",
+    *(
+        f"@litertjs/core/wasm/litert_wasm{variant}_internal.{extension}"
+        for variant in ("", "_compat")
+        for extension in ("js", "wasm")
+    ),
+)
 MODEL_PREFIX = "/models/"
 # Multi-threaded wasm needs SharedArrayBuffer, which browsers give only to cross-origin-isolated pages.
 ISOLATION_HEADERS = {
@@ -30,17 +62,24 @@ ISOLATION_HEADERS = {
 }
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/wasm", ".wasm")
+mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 
 class DemoRequestHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves web_demo/ and, under /models/NAME.tflite|.json, the models it was given."""
+    """Serves web_demo/, LiteRT.js under /node_modules/ and, under /models/NAME.tflite|.json,
+    the models it was given."""
 
-    def __init__(self, *args, models: dict[str, str], **kwargs):
+    def __init__(self, *args, models: dict[str, str], node_modules: pathlib.Path, **kwargs):
         self.models = models
+        self.node_modules = node_modules
         super().__init__(*args, directory=str(WEB_DEMO), **kwargs)
 
     def translate_path(self, path):
         path = path.split("?", 1)[0].split("#", 1)[0]
+        if path.startswith(MODULES_PREFIX):
+            served = super().translate_path(path)
+            relative = os.path.relpath(served, os.path.join(self.directory, "node_modules"))
+            return str(self.node_modules / relative)
         if path.startswith(MODEL_PREFIX):
             name, extension = os.path.splitext(path[len(MODEL_PREFIX) :])
             model = self.models.get(name)
@@ -61,28 +100,59 @@ class DemoRequestHandler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def check_web_demo() -> None:
-    """Fails with how to fix it unless the page and its npm dependencies are in place."""
-    wasm = WEB_DEMO / "node_modules" / "@litertjs" / "core" / "wasm"
+def litert_node_modules() -> pathlib.Path:
+    """The node_modules folder with the page's LiteRT.js: web_demo's own after `npm ci` there, or
+    else one installed from npm into the user's cache folder on first use (an installed tsm_tf)."""
     if not (WEB_DEMO / "index.html").exists():
+        raise FileNotFoundError(f"No web demo at {WEB_DEMO}: reinstall tsm_tf.")
+    if (WEB_DEMO / "node_modules" / LITERT_WASM).is_dir():
+        return WEB_DEMO / "node_modules"
+    import platformdirs
+
+    lock = (WEB_DEMO / "package-lock.json").read_bytes()
+    folder = pathlib.Path(platformdirs.user_cache_dir("tsm_tf")) / "web_demo"
+    folder = folder / f"npm-{hashlib.sha256(lock).hexdigest()[:12]}"
+    if (folder / "node_modules" / LITERT_WASM).is_dir():
+        return folder / "node_modules"
+    npm = shutil.which("npm")
+    if npm is None:
         raise FileNotFoundError(
-            f"No web demo at {WEB_DEMO}: tsm-web serves the repository's web_demo/ folder."
+            "The page needs LiteRT.js, which tsm-web installs from npm once, and npm is missing. "
+            "Install Node.js with npm (https://nodejs.org, or `apt-get install nodejs npm`) and "
+            f"rerun; or run `npm ci` in {WEB_DEMO}."
         )
-    if not wasm.is_dir():
-        raise FileNotFoundError(
-            f"No LiteRT.js files at {wasm}. Install the page's dependencies once: "
-            f"`cd {WEB_DEMO} && npm ci` (needs Node.js and npm)."
+    print(f"Installing LiteRT.js from npm into {folder} (once)...", flush=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Built beside and renamed, so an interrupted install leaves no half-filled folder.
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".tmp-") as temporary:
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(WEB_DEMO / name, temporary)
+        result = subprocess.run(
+            [npm, "ci", "--omit=dev", "--no-audit", "--no-fund"],
+            cwd=temporary,
+            capture_output=True,
+            text=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"`npm ci` of the page's LiteRT.js failed (it needs the npm registry):\n{result.stderr}"
+            )
+        os.replace(temporary, folder)
+    return folder / "node_modules"
 
 
 def make_server(
-    models: dict[str, str], host: str = "127.0.0.1", port: int = 8000
+    models: dict[str, str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> http.server.ThreadingHTTPServer:
     """An HTTP server for the demo; `models` maps a name to a `.tflite` path (served as /models/NAME.tflite).
 
-    `port=0` picks a free port (read it from `server.server_address`).
+    `port=0` picks a free port (read it from `server.server_address`); with `ssl_context`
+    (`web_https.server_context`) it serves HTTPS.
     """
-    check_web_demo()
+    node_modules = litert_node_modules()
     for name, path in models.items():
         json_path = os.path.splitext(path)[0] + ".json"
         if not os.path.isfile(path) or not os.path.isfile(json_path):
@@ -91,15 +161,64 @@ def make_server(
                 "tsm_tf.export_tflite(..., mode='streaming'), which writes both."
             )
     handler = functools.partial(
-        DemoRequestHandler, models={name: os.path.abspath(path) for name, path in models.items()}
+        DemoRequestHandler,
+        models={name: os.path.abspath(path) for name, path in models.items()},
+        node_modules=node_modules,
     )
-    return http.server.ThreadingHTTPServer((host, port), handler)
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    if ssl_context is not None:
+        # The handshake then happens in each request's thread, so one silent client blocks no other.
+        server.socket = ssl_context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+    return server
+
+
+def scheme(server) -> str:
+    return "https" if isinstance(server.socket, ssl.SSLSocket) else "http"
 
 
 def page_url(server, model: str = "model") -> str:
     """The page's URL on `server`, loading the model served as `model`."""
     host, port = server.server_address[:2]
-    return f"http://{host}:{port}/?model={MODEL_PREFIX.lstrip('/')}{model}.tflite"
+    return f"{scheme(server)}://{host}:{port}/?model={MODEL_PREFIX.lstrip('/')}{model}.tflite"
+
+
+def export_site(model: str, directory: str) -> None:
+    """Writes a static site to `directory`: the page, LiteRT.js (one thread), `model` and its
+    metadata as models/model.tflite|.json; any static server serves it as it is (HTTPS for a phone).
+
+    The folder is built beside and renamed into place; an existing `directory` must be empty or
+    an earlier export (it is replaced).
+    """
+    target = pathlib.Path(directory).resolve()
+    if target.exists() and any(target.iterdir()) and not (target / "service_worker.js").exists():
+        raise FileExistsError(
+            f"{target} is not empty and not an earlier exported site: pass a new or empty folder."
+        )
+    node_modules = litert_node_modules()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tmp-") as temporary:
+        site = pathlib.Path(temporary) / "site"
+        for pattern in PAGE_FILES:
+            for source in sorted(WEB_DEMO.glob(pattern)):
+                destination = site / source.relative_to(WEB_DEMO)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, destination)
+        for name in SITE_LITERT_FILES:
+            destination = site / "node_modules" / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(node_modules / name, destination)
+        # GitHub Pages' Jekyll leaves out node_modules/ unless this file says not to process the site.
+        (site / ".nojekyll").write_text("")
+        (site / "models").mkdir()
+        for extension in (".tflite", ".json"):
+            shutil.copy(
+                os.path.splitext(model)[0] + extension, site / "models" / f"model{extension}"
+            )
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(site, target)
 
 
 def write_y4m(path, frames, frame_rate=10):
@@ -136,7 +255,26 @@ def define_flags() -> None:
         "127.0.0.1",
         "Address to listen on (0.0.0.0 to reach it from a phone on the network).",
     )
+    flags.DEFINE_bool(
+        "https",
+        False,
+        "Serve over HTTPS, which a phone's browser needs for the camera, with a self-signed "
+        "certificate made on first use and kept in the user's cache folder (or --certfile).",
+    )
+    flags.DEFINE_string("certfile", None, "A PEM certificate for HTTPS (implies --https).")
+    flags.DEFINE_string("keyfile", None, "The PEM private key of --certfile.")
+    flags.DEFINE_string(
+        "export_site",
+        None,
+        "Instead of serving, write a static site (page, LiteRT.js, model) to this folder, for any "
+        "static HTTPS host.",
+    )
     flags.mark_flag_as_required("model")
+    flags.register_multi_flags_validator(
+        ["certfile", "keyfile"],
+        lambda values: (values["certfile"] is None) == (values["keyfile"] is None),
+        "Pass --certfile and --keyfile together (a certificate and its key), or neither.",
+    )
 
 
 def check_streaming_model(path: str) -> None:
@@ -147,12 +285,36 @@ def check_streaming_model(path: str) -> None:
     StreamingClassifier(path)
 
 
+def tls_context(values) -> ssl.SSLContext | None:
+    """The TLS context the flags ask for, or None for plain HTTP."""
+    if not (values.https or values.certfile):
+        return None
+    from tsm_tf.cli import web_https
+
+    if values.certfile:
+        return web_https.server_context(values.certfile, values.keyfile)
+    certificate, key = web_https.self_signed_certificate()
+    print(f"Using the self-signed certificate {certificate}.", flush=True)
+    return web_https.server_context(certificate, key)
+
+
 def main(argv):
     del argv
     values = flags.FLAGS
     check_streaming_model(values.model)
+    if values.export_site:
+        export_site(values.model, values.export_site)
+        print(
+            f"Wrote the site to {values.export_site}. Any static server serves it as it is "
+            f"(`python -m http.server -d {values.export_site}` to try it); a phone needs it over "
+            "HTTPS. It runs one thread: hosts rarely send the cross-origin isolation headers that "
+            "more need. Once loaded, it works offline.",
+            flush=True,
+        )
+        return
+    context = tls_context(values)
     try:
-        server = make_server({"model": values.model}, values.host, values.port)
+        server = make_server({"model": values.model}, values.host, values.port, context)
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
@@ -164,6 +326,11 @@ def main(argv):
         f"Serving the TSM web demo with {values.model} at {page_url(server)} (Ctrl-C stops).",
         flush=True,
     )
+    if context is not None or values.host != "127.0.0.1":
+        from tsm_tf.cli import web_https
+
+        urls = web_https.phone_urls(scheme(server), values.host, server.server_address[1])
+        print(web_https.phone_instructions(urls, secure=context is not None), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
