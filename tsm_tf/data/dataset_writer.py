@@ -104,9 +104,16 @@ def prepare_dataset(
         logging.info("Resuming: %d of %d shards already finished", len(resumed_reports), num_shards)
     total = sum(len(task[3]) for task in tasks)
     try:
-        new_reports = run_tasks(_write_shard, tasks, num_workers, total, f"{split} videos")
+        new_reports = run_tasks(
+            _write_shard,
+            tasks,
+            num_workers,
+            total,
+            f"{split} videos",
+            task_names=[f"the shard {task[0]}" for task in tasks],
+        )
     except BaseException:
-        # Workers stopped mid-shard (Ctrl-C, SIGTERM) end at once, leaving their temporaries.
+        # Workers stopped mid-shard (Ctrl-C, SIGTERM, a dead worker) end at once, leaving their temporaries.
         discard_temporaries_in(output_dir)
         raise
     shard_reports = sorted(
