@@ -19,6 +19,7 @@ import numpy as np
 from absl import flags
 
 from tsm_tf.cli.tool import run_tool
+from tsm_tf.cli.web_files import StaticFileHandler
 
 WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "web_demo"
 MODEL_PREFIX = "/models/"
@@ -32,22 +33,15 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("application/wasm", ".wasm")
 
 
-class DemoRequestHandler(http.server.SimpleHTTPRequestHandler):
+class DemoRequestHandler(StaticFileHandler):
     """Serves web_demo/ and, under /models/NAME.tflite|.json, the models it was given."""
 
-    def __init__(self, *args, models: dict[str, str], **kwargs):
-        self.models = models
-        super().__init__(*args, directory=str(WEB_DEMO), **kwargs)
-
-    def translate_path(self, path):
-        path = path.split("?", 1)[0].split("#", 1)[0]
-        if path.startswith(MODEL_PREFIX):
-            name, extension = os.path.splitext(path[len(MODEL_PREFIX) :])
-            model = self.models.get(name)
-            if model is not None and extension in (".tflite", ".json"):
-                return os.path.splitext(model)[0] + extension
-            return os.path.join(str(WEB_DEMO), "no-such-model")
-        return super().translate_path(path)
+    def __init__(self, *args, models: dict[str, str], directory: str = str(WEB_DEMO), **kwargs):
+        files = {}
+        for name, model in models.items():
+            for extension in (".tflite", ".json"):
+                files[f"{MODEL_PREFIX}{name}{extension}"] = os.path.splitext(model)[0] + extension
+        super().__init__(*args, directory=directory, files=files, **kwargs)
 
     def end_headers(self):
         for name, value in ISOLATION_HEADERS.items():
