@@ -102,7 +102,7 @@ def test_record_round_trip_reproduces_the_frames(tmp_path):
     items, labels = sources.list_video_folders(str(tmp_path / "videos"))
     report = prepare_dataset(
         items,
-        labels,
+        [*labels, "other"],  # a classifier needs two classes
         str(tmp_path / "out"),
         settings=EncodeSettings(shorter_side=0, jpeg_quality=100),
     )

@@ -9,8 +9,10 @@ import pytest
 import tsm_tf
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_records
+from tests.data_helpers import write_video
 from tests.helpers import require
 from tests.helpers import run_cli
+from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
 from tsm_tf.training import TrainConfig
@@ -188,3 +190,29 @@ def test_export_refuses_an_output_that_is_not_a_tflite_file(tmp_path):
     assert result.returncode == 1
     assert "--output must end in .tflite" in result.stderr
     assert not output.exists()
+
+
+def test_one_class_and_classes_without_videos_are_refused_at_prepare_and_train(tmp_path):
+    videos = tmp_path / "videos"
+    for name in ("run", "walk"):
+        (videos / name).mkdir(parents=True)
+    write_video(str(videos / "jump" / "a.mp4"), textured_frames(6, 40, 40, seed=0))
+    with pytest.raises(ValueError, match=r"Class folders with no videos in .*videos'?: run, walk"):
+        sources.list_video_folders(str(videos))
+    items = [sources.SourceItem("jump/a.mp4", str(videos / "jump" / "a.mp4"), "jump")]
+    with pytest.raises(ValueError, match=r"at least 2 classes. Received 1: \['jump'\]"):
+        prepare_dataset(items, ["jump"], str(tmp_path / "one"))
+    assert not (tmp_path / "one").exists()
+    one_class = write_two_class_data(tmp_path / "one_class", ["only"])
+    with pytest.raises(ValueError, match=r"at least 2 classes"):
+        train(small_train_config(one_class, tmp_path / "run"))
+
+    # A label map naming a class no video was written for (from --labels, or a folder whose
+    # videos were all unreadable): the report counts it, and training names it.
+    write_video(str(videos / "run" / "b.mp4"), textured_frames(6, 40, 40, seed=1))
+    items = [*items, sources.SourceItem("run/b.mp4", str(videos / "run" / "b.mp4"), "run")]
+    report = prepare_dataset(items, ["jump", "run", "walk"], str(tmp_path / "data"), num_shards=1)
+    assert report["videos_per_class"] == {"jump": 1, "run": 1, "walk": 0}
+    with pytest.raises(ValueError, match=r"No training video of the classes walk in .*report"):
+        train(small_train_config(str(tmp_path / "data" / "train-*.tfrecord"), tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

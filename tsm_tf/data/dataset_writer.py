@@ -86,6 +86,7 @@ def prepare_dataset(
     """
     check_positive_int("num_shards", num_shards)
     check_positive_int("num_workers", num_workers)
+    check_num_classes(labels)
     os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
     labeled, skipped = _assign_labels(items, labels)
     num_shards = max(1, min(num_shards, len(labeled)))
@@ -119,10 +120,34 @@ def prepare_dataset(
     shard_reports = sorted(
         resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"]
     )
-    report = _final_report(items, labels, output_dir, split, skipped, shard_reports, settings)
+    report = _final_report(
+        items, labeled, labels, output_dir, split, skipped, shard_reports, settings
+    )
     records.write_labels(output_dir, labels)
     write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
     return report
+
+
+def check_num_classes(labels: list[str]) -> None:
+    """Refuses a label map of fewer than two classes: a classifier of one calls every video that."""
+    if len(labels) < 2:
+        raise ValueError(
+            f"A classifier needs at least 2 classes. Received {len(labels)}: {labels}. Add "
+            "the videos of the other classes (a class folder each), or a --labels map naming them."
+        )
+
+
+def classes_without_videos(file_pattern: str) -> tuple[list[str], str | None]:
+    """(Classes no video was written for, the report saying so) for shards `tsm-prepare` wrote
+    (`{split}-report.json` beside them); ([], None) where there is no such report."""
+    first_shard = records.list_shards(file_pattern)[0]
+    split = re.sub(r"-\d{5}-of-\d{5}\.tfrecord$", "", os.path.basename(first_shard))
+    report_path = os.path.join(os.path.dirname(first_shard), f"{split}-report.json")
+    if not os.path.isfile(report_path):
+        return [], None
+    with open(report_path, encoding="utf-8") as file:
+        per_class = json.load(file).get("videos_per_class", {})
+    return [name for name, count in per_class.items() if count == 0], report_path
 
 
 def _assign_labels(items, labels):
@@ -242,8 +267,12 @@ def _skip_entry(item, reason, detail):
     return {"video_id": item.video_id, "path": item.path, "reason": reason, "detail": detail}
 
 
-def _final_report(items, labels, output_dir, split, skipped, shard_reports, settings):
+def _final_report(items, labeled, labels, output_dir, split, skipped, shard_reports, settings):
     skipped = skipped + [entry for report in shard_reports for entry in report["skipped"]]
+    written = {video_id for report in shard_reports for video_id in report["written"]}
+    per_class = collections.Counter(
+        labels[label] for item, label in labeled if item.video_id in written
+    )
     return {
         "split": split,
         "output_dir": output_dir,
@@ -253,6 +282,7 @@ def _final_report(items, labels, output_dir, split, skipped, shard_reports, sett
         "skipped_by_reason": dict(collections.Counter(entry["reason"] for entry in skipped)),
         "skipped": skipped,
         "num_classes": len(labels),
+        "videos_per_class": {name: per_class[name] for name in labels},
         "shards": [
             {
                 "path": r["path"],
