@@ -216,3 +216,19 @@ def test_one_class_and_classes_without_videos_are_refused_at_prepare_and_train(t
     with pytest.raises(ValueError, match=r"No training video of the classes walk in .*report"):
         train(small_train_config(str(tmp_path / "data" / "train-*.tfrecord"), tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_video_or_another_file_given_for_shards_says_what_is_accepted(tmp_path):
+    from tsm_tf.data import make_dataset
+    from tsm_tf.lite.export import load_representative_frames
+
+    video = tmp_path / "bikes.mp4"
+    write_video(str(video), textured_frames(4, 32, 32))
+    (tmp_path / "notes.tfrecord").write_text("these are notes, not records\n")
+    expected = r"is a video: expected TFRecord shards such as .*tsm-prepare --videos_dir"
+    with pytest.raises(ValueError, match=rf"'.*bikes.mp4' {expected}"):
+        make_dataset(str(video), num_segments=2, image_size=32, batch_size=1)
+    with pytest.raises(ValueError, match=expected):
+        load_representative_frames(str(video), image_size=32, max_frames=4)
+    with pytest.raises(ValueError, match=r"notes.tfrecord' is not a TFRecord file: expected"):
+        make_dataset(str(tmp_path / "notes.tfrecord"), num_segments=2, image_size=32, batch_size=1)
