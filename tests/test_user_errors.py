@@ -232,3 +232,30 @@ def test_a_video_or_another_file_given_for_shards_says_what_is_accepted(tmp_path
         load_representative_frames(str(video), image_size=32, max_frames=4)
     with pytest.raises(ValueError, match=r"notes.tfrecord' is not a TFRecord file: expected"):
         make_dataset(str(tmp_path / "notes.tfrecord"), num_segments=2, image_size=32, batch_size=1)
+
+
+def test_preparing_a_split_again_from_other_videos_or_settings_needs_overwrite(tmp_path):
+    def listed(folder):
+        for index, name in enumerate(("left", "right")):
+            write_video(str(folder / name / "a.mp4"), textured_frames(4, 32, 32, seed=index))
+        return sources.list_video_folders(str(folder))
+
+    items, labels = listed(tmp_path / "videos")
+    output = str(tmp_path / "out")
+    small = EncodeSettings(shorter_side=32)
+    prepare_dataset(items, labels, output, num_shards=1, settings=small)
+    report = prepare_dataset(items, labels, output, num_shards=1, settings=small)
+    assert [shard["resumed"] for shard in report["shards"]] == [True]  # the same run resumes
+    with pytest.raises(
+        ValueError, match=r"prepared otherwise \(shorter_side 32 then, 0 now.*--overwrite"
+    ):
+        prepare_dataset(
+            items, labels, output, num_shards=1, settings=EncodeSettings(shorter_side=0)
+        )
+    other_items, _ = listed(tmp_path / "other_videos")
+    with pytest.raises(ValueError, match=r"source_folder '.*videos' then, '.*other_videos' now"):
+        prepare_dataset(other_items, labels, output, num_shards=1, settings=small)
+    report = prepare_dataset(
+        other_items, labels, output, num_shards=1, settings=small, overwrite=True
+    )
+    assert report["source_folder"] == str(tmp_path / "other_videos")

@@ -95,6 +95,9 @@ def prepare_dataset_beam(
     dataset_writer.check_num_classes(labels)
     labeled, skipped = dataset_writer._assign_labels(items, labels)
     num_shards = max(1, min(num_shards, len(labeled)))
+    if not overwrite and is_local(output_dir):
+        summary = dataset_writer.run_summary(items, labels, num_shards, settings)
+        dataset_writer.check_same_run(output_dir, split, summary)
     _remove_other_shardings(output_dir, split, num_shards)
     plan, resumed_reports, task_lines = {}, [], []
     for index, shard_items in enumerate(dataset_writer._balance(labeled, num_shards)):

@@ -87,9 +87,11 @@ def prepare_dataset(
     check_positive_int("num_shards", num_shards)
     check_positive_int("num_workers", num_workers)
     check_num_classes(labels)
-    os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
     labeled, skipped = _assign_labels(items, labels)
     num_shards = max(1, min(num_shards, len(labeled)))
+    if not overwrite:
+        check_same_run(output_dir, split, run_summary(items, labels, num_shards, settings))
+    os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
     _remove_other_shardings(output_dir, split, num_shards)
     tasks, resumed_reports = [], []
     for index, shard_items in enumerate(_balance(labeled, num_shards)):
@@ -126,6 +128,52 @@ def prepare_dataset(
     records.write_labels(output_dir, labels)
     write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
     return report
+
+
+def run_summary(items, labels, num_shards, settings) -> dict:
+    """What a split was prepared from, in its report: a re-run that differs must say so."""
+    try:
+        folder = os.path.commonpath(
+            [item.path if "://" in item.path else os.path.abspath(item.path) for item in items]
+        )
+    except ValueError:  # no items, or paths on different drives
+        folder = None
+    return {
+        "source_folder": folder,
+        "num_listed": len(items),
+        "labels": list(labels),
+        "num_shards": num_shards,
+        "settings": dataclasses.asdict(settings),
+    }
+
+
+def check_same_run(output_dir, split, summary: dict) -> None:
+    """Refuses to replace a split prepared from other inputs or settings, saying what differs."""
+    report_path = os.path.join(output_dir, f"{split}-report.json")
+    if not os.path.isfile(report_path):
+        return
+    with open(report_path, encoding="utf-8") as file:
+        previous = json.load(file)
+    differences = []
+    for key, value in summary.items():
+        if key not in previous or previous[key] == value:
+            continue
+        if key == "settings":
+            differences += [
+                f"{name} {previous[key].get(name)!r} then, {setting!r} now"
+                for name, setting in value.items()
+                if previous[key].get(name) != setting
+            ]
+        elif key == "labels":
+            differences.append(f"{len(previous[key])} classes then, {len(value)} now")
+        else:
+            differences.append(f"{key} {previous[key]!r} then, {value!r} now")
+    if differences:
+        raise ValueError(
+            f"{output_dir!r} already holds a {split!r} split prepared otherwise "
+            f"({'; '.join(differences)}; see {report_path}). Pass --overwrite "
+            "(`overwrite=True`) to replace it, or choose another --output_dir or --split."
+        )
 
 
 def check_num_classes(labels: list[str]) -> None:
@@ -276,12 +324,12 @@ def _final_report(items, labeled, labels, output_dir, split, skipped, shard_repo
     return {
         "split": split,
         "output_dir": output_dir,
-        "num_listed": len(items),
         "num_written": sum(len(report["written"]) for report in shard_reports),
         "num_skipped": len(skipped),
         "skipped_by_reason": dict(collections.Counter(entry["reason"] for entry in skipped)),
         "skipped": skipped,
         "num_classes": len(labels),
+        **run_summary(items, labels, len(shard_reports), settings),
         "videos_per_class": {name: per_class[name] for name in labels},
         "shards": [
             {
@@ -292,5 +340,4 @@ def _final_report(items, labeled, labels, output_dir, split, skipped, shard_repo
             }
             for r in shard_reports
         ],
-        "settings": dataclasses.asdict(settings),
     }
