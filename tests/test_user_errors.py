@@ -259,3 +259,28 @@ def test_preparing_a_split_again_from_other_videos_or_settings_needs_overwrite(t
         other_items, labels, output, num_shards=1, settings=small, overwrite=True
     )
     assert report["source_folder"] == str(tmp_path / "other_videos")
+
+
+@pytest.mark.parametrize(
+    "command, flags, message",
+    [
+        # Stray words were ignored: this streamed a.mp4 alone and exited 0.
+        ("tsm_tf.cli.stream", ["--model=m.tflite", "--video", "a.mp4", "b.mp4"], "b.mp4"),
+        (
+            "tsm_tf.cli.evaluate",
+            ["--model=x.tflite", "--pattern=data/validation-*.tfrecord"],
+            "scores a Keras model, the .keras file",
+        ),
+        (
+            "tsm_tf.cli.train",
+            ["--train_pattern=/no/such/train-*.tfrecord", "--run_dir=never"],
+            "No record files match '/no/such/train-*.tfrecord'",
+        ),
+    ],
+)
+def test_stray_arguments_and_data_errors_are_the_tools_one_line_error(command, flags, message):
+    result = run_cli(command, flags, timeout=120)
+    program = command.rsplit(".", 1)[-1] + ".py"  # as `python -m` names it
+    assert result.returncode == 1, result.stderr
+    assert f"{program}: error: " in result.stderr and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "TFSMLayer" not in result.stderr
