@@ -1,11 +1,13 @@
 """tsm-prepare on videos and frame folders the tests write, with every kind of bad input."""
 
 import json
+import multiprocessing
 import os
 import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -23,6 +25,7 @@ from tsm_tf.data import read_videos
 from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
+from tsm_tf.data.workers import WorkerDiedError
 from tsm_tf.utils.label_files import read_label_file
 
 
@@ -99,7 +102,7 @@ def test_record_round_trip_reproduces_the_frames(tmp_path):
     items, labels = sources.list_video_folders(str(tmp_path / "videos"))
     report = prepare_dataset(
         items,
-        labels,
+        [*labels, "other"],  # a classifier needs two classes
         str(tmp_path / "out"),
         settings=EncodeSettings(shorter_side=0, jpeg_quality=100),
     )
@@ -275,3 +278,29 @@ def test_stopped_prepare_stops_its_workers_and_leaves_no_partial_shard(stop, exi
     assert "Traceback" not in stderr, stderr
     assert processes_with_environment_marker(marker) == []
     assert list(output.glob(".tmp-*")) == [] and list(output.glob("*.tfrecord")) == []
+
+
+def test_a_killed_worker_stops_prepare_with_an_error_naming_its_shard(tmp_path):
+    """SIGKILL, as the out-of-memory killer sends it, to one of two workers mid-shard: the other
+    is stopped, the error names the shard, and no temporary file is left."""
+    videos, output = tmp_path / "videos", tmp_path / "out"
+    for index in range(4):
+        write_video(
+            str(videos / f"class{index % 2}" / f"clip{index}.mp4"),
+            textured_frames(32, 96, 128, seed=index),
+        )
+    items, labels = sources.list_video_folders(str(videos))
+
+    def kill_a_worker_once_a_shard_is_begun():
+        deadline = time.monotonic() + 120
+        while not list(output.glob(".tmp-*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_a_worker_once_a_shard_is_begun, daemon=True)
+    killer.start()
+    with pytest.raises(WorkerDiedError, match=r"killed by SIGKILL.*the shard .*train-0000[01]"):
+        prepare_dataset(items, labels, str(output), num_shards=2, num_workers=2)
+    killer.join()
+    assert multiprocessing.active_children() == []
+    assert list(output.glob(".tmp-*")) == []

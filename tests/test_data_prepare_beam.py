@@ -132,9 +132,15 @@ def test_rerun_into_the_same_folder_neither_duplicates_nor_loses_videos(
     reference_folder, _ = local_output
     items, _ = sources.list_video_folders(str(video_tree))
 
-    def run(settings=SETTINGS):
+    def run(settings=SETTINGS, overwrite=False):
         return beam_prepare.prepare_dataset_beam(
-            items, LABELS, str(tmp_path), num_shards=3, settings=settings, pipeline_args=IN_PROCESS
+            items,
+            LABELS,
+            str(tmp_path),
+            num_shards=3,
+            settings=settings,
+            overwrite=overwrite,
+            pipeline_args=IN_PROCESS,
         )
 
     run()
@@ -145,13 +151,15 @@ def test_rerun_into_the_same_folder_neither_duplicates_nor_loses_videos(
     assert [shard["resumed"] for shard in report["shards"]] == [True, False, True]
     assert report["beam_metrics"]["shards_written"] == 1 and report["num_written"] == 6
     assert [os.path.getmtime(path) == before[path] for path in shards] == [True, False, True]
-    # Other settings: no shard is kept; back to the first settings: none is kept either.
-    report = run(EncodeSettings(shorter_side=24))
+    # Other settings replace the split only with overwrite; then back to the first settings.
+    with pytest.raises(ValueError, match=r"shorter_side 32 then, 24 now.*--overwrite"):
+        run(EncodeSettings(shorter_side=24))
+    report = run(EncodeSettings(shorter_side=24), overwrite=True)
     assert [shard["resumed"] for shard in report["shards"]] == [False, False, False]
     assert {
         frames.shape[1] for frames, _, _ in read_videos(str(tmp_path / "train-*.tfrecord"))
     } == {24}
-    report = run()
+    report = run(overwrite=True)
     assert [shard["resumed"] for shard in report["shards"]] == [False, False, False]
     # Same shard names, each video once, nothing left over from the runs.
     assert_same_shards(tmp_path, reference_folder)

@@ -98,9 +98,10 @@ def test_per_frame_model_shares_weights_and_averages_to_logits(backbone):
     assert {id(w) for w in frame_model.weights} == {id(w) for w in model.weights}
 
 
-def test_clips_of_another_length_are_refused_also_after_a_good_batch():
+def test_clips_of_another_length_or_frame_shape_are_refused_also_after_a_good_batch():
     """Keras's `predict` relaxes its traced shapes after a first batch; without
-    the check the frames of 8-frame clips were regrouped into two 4-frame clips each."""
+    the check the frames of 8-frame clips were regrouped into two 4-frame clips each,
+    and grey clips or other frame sizes were classified without a word."""
     import tensorflow as tf
 
     model = tiny_tsm(bidirectional=False)
@@ -110,8 +111,17 @@ def test_clips_of_another_length_are_refused_also_after_a_good_batch():
             (ValueError, tf.errors.InvalidArgumentError), match=r"num_segments=4 frames"
         ):
             model.predict(random_clips(2, num_frames, 32), verbose=0)
+    grey = random_clips(2, 4, 32)[..., :1]
+    for clips in (grey, random_clips(2, 4, 48)):
+        with pytest.raises(
+            (ValueError, tf.errors.InvalidArgumentError),
+            match=r"Frames must be 32x32 with 3 channels \(RGB\)",
+        ):
+            model.predict(clips, verbose=0)
     with pytest.raises(ValueError, match=r"num_segments=4 frames.*Received: 8 frames"):
         tsm_tf.MergeSegments(4)(random_clips(1, 8, 32))
+    with pytest.raises(ValueError, match=r"Frames must be 32x32.*Received: 1 channels"):
+        tsm_tf.MergeSegments(4, frame_shape=(32, 32, 3))(grey)
     assert model.predict(random_clips(3, 4, 32), verbose=0).shape == (3, 5)
 
 

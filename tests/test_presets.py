@@ -134,7 +134,7 @@ def test_kinetics_preset_matches_pytorch_then_loads_from_cache_offline(
         server.stop()
     digest = hashlib.sha256((folder / KINETICS_FILE).read_bytes()).hexdigest()
     assert f"SHA-256 {digest}" in capsys.readouterr().out  # not yet recorded: printed
-    assert cache_contents(keras_home) == [KINETICS_FILE]
+    assert cache_contents(keras_home) == [KINETICS_FILE, KINETICS_FILE + ".sha256"]
     assert model.labels == presets.preset_labels(KINETICS)
     assert len(model.labels) == 400 and model.labels[0] == "abseiling"
 
@@ -165,7 +165,7 @@ def test_truncated_download_leaves_nothing_and_a_retry_succeeds(kinetics_release
     finally:
         server.stop()
     assert open(path, "rb").read() == (folder / KINETICS_FILE).read_bytes()
-    assert cache_contents(keras_home) == [KINETICS_FILE]
+    assert cache_contents(keras_home) == [KINETICS_FILE, KINETICS_FILE + ".sha256"]
 
 
 def test_recorded_hash_and_size_are_checked(kinetics_release, keras_home, monkeypatch):
@@ -193,6 +193,51 @@ def test_recorded_hash_and_size_are_checked(kinetics_release, keras_home, monkey
         ):
             presets.preset_file(KINETICS, base_url=server.url)
         assert cache_contents(keras_home) == []
+    finally:
+        server.stop()
+
+
+def test_a_changed_or_truncated_file_is_refused_by_the_hash_it_should_have(tmp_path):
+    """The authors' files: the first download's hash, recorded beside it, refuses a changed
+    or truncated file later, unless a given hash says otherwise; torchvision's: the hash
+    digits in the file's name."""
+    served, cache = tmp_path / "served", str(tmp_path / "cache")
+    served.mkdir()
+    original = np.random.default_rng(0).bytes(50_000)
+    changed = original[:-1] + bytes([original[-1] ^ 1])
+    release = "https://github.com/mit-han-lab/temporal-shift-module/releases/download/v0/TSM.pth"
+    server = LocalServer(served)
+    try:
+
+        def fetch_serving(data, url=release, **kwargs):
+            (served / url.rsplit("/", 1)[-1]).write_bytes(data)
+            return download.fetch(url, base_url=server.url, directory=cache, **kwargs)
+
+        path = fetch_serving(original)
+        record = path + download.RECORD_SUFFIX
+        assert open(record).read().split()[0] == hashlib.sha256(original).hexdigest()
+        os.remove(path)  # downloaded anew: what the source serves now must be the same file
+        for data in (changed, original[: len(original) // 2]):
+            with pytest.raises(
+                presets.DownloadError,
+                match=rf"not the [0-9a-f]{{64}} of the first download.*{record}",
+            ):
+                fetch_serving(data)
+            assert sorted(os.listdir(cache)) == ["TSM.pth.sha256"]
+        assert (
+            open(fetch_serving(changed, sha256=hashlib.sha256(changed).hexdigest()), "rb").read()
+            == changed
+        )
+
+        digits = hashlib.sha256(original).hexdigest()[:8]
+        torchvision = f"https://download.pytorch.org/models/resnet50-{digits}.pth"
+        assert open(fetch_serving(original, torchvision), "rb").read() == original
+        os.remove(os.path.join(cache, f"resnet50-{digits}.pth"))
+        with pytest.raises(
+            presets.DownloadError, match=rf"does not begin with the {digits} its name"
+        ):
+            fetch_serving(changed, torchvision)
+        assert not os.path.exists(os.path.join(cache, f"resnet50-{digits}.pth"))
     finally:
         server.stop()
 

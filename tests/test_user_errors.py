@@ -9,8 +9,10 @@ import pytest
 import tsm_tf
 from tests.data_helpers import textured_frames
 from tests.data_helpers import write_records
+from tests.data_helpers import write_video
 from tests.helpers import require
 from tests.helpers import run_cli
+from tsm_tf.data import sources
 from tsm_tf.data.dataset_writer import EncodeSettings
 from tsm_tf.data.dataset_writer import prepare_dataset
 from tsm_tf.training import TrainConfig
@@ -188,3 +190,97 @@ def test_export_refuses_an_output_that_is_not_a_tflite_file(tmp_path):
     assert result.returncode == 1
     assert "--output must end in .tflite" in result.stderr
     assert not output.exists()
+
+
+def test_one_class_and_classes_without_videos_are_refused_at_prepare_and_train(tmp_path):
+    videos = tmp_path / "videos"
+    for name in ("run", "walk"):
+        (videos / name).mkdir(parents=True)
+    write_video(str(videos / "jump" / "a.mp4"), textured_frames(6, 40, 40, seed=0))
+    with pytest.raises(ValueError, match=r"Class folders with no videos in .*videos'?: run, walk"):
+        sources.list_video_folders(str(videos))
+    items = [sources.SourceItem("jump/a.mp4", str(videos / "jump" / "a.mp4"), "jump")]
+    with pytest.raises(ValueError, match=r"at least 2 classes. Received 1: \['jump'\]"):
+        prepare_dataset(items, ["jump"], str(tmp_path / "one"))
+    assert not (tmp_path / "one").exists()
+    one_class = write_two_class_data(tmp_path / "one_class", ["only"])
+    with pytest.raises(ValueError, match=r"at least 2 classes"):
+        train(small_train_config(one_class, tmp_path / "run"))
+
+    # A label map naming a class no video was written for (from --labels, or a folder whose
+    # videos were all unreadable): the report counts it, and training names it.
+    write_video(str(videos / "run" / "b.mp4"), textured_frames(6, 40, 40, seed=1))
+    items = [*items, sources.SourceItem("run/b.mp4", str(videos / "run" / "b.mp4"), "run")]
+    report = prepare_dataset(items, ["jump", "run", "walk"], str(tmp_path / "data"), num_shards=1)
+    assert report["videos_per_class"] == {"jump": 1, "run": 1, "walk": 0}
+    with pytest.raises(ValueError, match=r"No training video of the classes walk in .*report"):
+        train(small_train_config(str(tmp_path / "data" / "train-*.tfrecord"), tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_video_or_another_file_given_for_shards_says_what_is_accepted(tmp_path):
+    from tsm_tf.data import make_dataset
+    from tsm_tf.lite.export import load_representative_frames
+
+    video = tmp_path / "bikes.mp4"
+    write_video(str(video), textured_frames(4, 32, 32))
+    (tmp_path / "notes.tfrecord").write_text("these are notes, not records\n")
+    expected = r"is a video: expected TFRecord shards such as .*tsm-prepare --videos_dir"
+    with pytest.raises(ValueError, match=rf"'.*bikes.mp4' {expected}"):
+        make_dataset(str(video), num_segments=2, image_size=32, batch_size=1)
+    with pytest.raises(ValueError, match=expected):
+        load_representative_frames(str(video), image_size=32, max_frames=4)
+    with pytest.raises(ValueError, match=r"notes.tfrecord' is not a TFRecord file: expected"):
+        make_dataset(str(tmp_path / "notes.tfrecord"), num_segments=2, image_size=32, batch_size=1)
+
+
+def test_preparing_a_split_again_from_other_videos_or_settings_needs_overwrite(tmp_path):
+    def listed(folder):
+        for index, name in enumerate(("left", "right")):
+            write_video(str(folder / name / "a.mp4"), textured_frames(4, 32, 32, seed=index))
+        return sources.list_video_folders(str(folder))
+
+    items, labels = listed(tmp_path / "videos")
+    output = str(tmp_path / "out")
+    small = EncodeSettings(shorter_side=32)
+    prepare_dataset(items, labels, output, num_shards=1, settings=small)
+    report = prepare_dataset(items, labels, output, num_shards=1, settings=small)
+    assert [shard["resumed"] for shard in report["shards"]] == [True]  # the same run resumes
+    with pytest.raises(
+        ValueError, match=r"prepared otherwise \(shorter_side 32 then, 0 now.*--overwrite"
+    ):
+        prepare_dataset(
+            items, labels, output, num_shards=1, settings=EncodeSettings(shorter_side=0)
+        )
+    other_items, _ = listed(tmp_path / "other_videos")
+    with pytest.raises(ValueError, match=r"source_folder '.*videos' then, '.*other_videos' now"):
+        prepare_dataset(other_items, labels, output, num_shards=1, settings=small)
+    report = prepare_dataset(
+        other_items, labels, output, num_shards=1, settings=small, overwrite=True
+    )
+    assert report["source_folder"] == str(tmp_path / "other_videos")
+
+
+@pytest.mark.parametrize(
+    "command, flags, message",
+    [
+        # Stray words were ignored: this streamed a.mp4 alone and exited 0.
+        ("tsm_tf.cli.stream", ["--model=m.tflite", "--video", "a.mp4", "b.mp4"], "b.mp4"),
+        (
+            "tsm_tf.cli.evaluate",
+            ["--model=x.tflite", "--pattern=data/validation-*.tfrecord"],
+            "scores a Keras model, the .keras file",
+        ),
+        (
+            "tsm_tf.cli.train",
+            ["--train_pattern=/no/such/train-*.tfrecord", "--run_dir=never"],
+            "No record files match '/no/such/train-*.tfrecord'",
+        ),
+    ],
+)
+def test_stray_arguments_and_data_errors_are_the_tools_one_line_error(command, flags, message):
+    result = run_cli(command, flags, timeout=120)
+    program = command.rsplit(".", 1)[-1] + ".py"  # as `python -m` names it
+    assert result.returncode == 1, result.stderr
+    assert f"{program}: error: " in result.stderr and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "TFSMLayer" not in result.stderr

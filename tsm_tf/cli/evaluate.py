@@ -16,7 +16,6 @@ Writes `report.json` (top-1, top-5 beyond 5 classes, per-class accuracy, confusi
 
 import logging
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -43,16 +42,19 @@ def define_flags() -> None:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     logging.getLogger().setLevel(logging.INFO)
     if (FLAGS.preset is None) == (FLAGS.model is None):
         raise app.UsageError("Pass exactly one of --model=model.keras and --preset=name.")
-    if FLAGS.model is not None and not os.path.isfile(FLAGS.model):
-        logging.error(
-            "No model file at %s. Expected a .keras file written by tsm-train.", FLAGS.model
+    if FLAGS.model is not None and not FLAGS.model.endswith(".keras"):
+        raise ValueError(
+            f"--model={FLAGS.model}: tsm-eval scores a Keras model, the .keras file tsm-train "
+            "writes (a TFLite export is checked against its .keras by tsm-export's parity check)."
         )
-        sys.exit(1)
+    if FLAGS.model is not None and not os.path.isfile(FLAGS.model):
+        raise FileNotFoundError(
+            f"No model file at {FLAGS.model}. Expected a .keras file written by tsm-train."
+        )
     import keras
 
     import tsm_tf  # noqa: F401  (registers the custom layers)
@@ -82,19 +84,15 @@ def main(argv):
     logging.info(
         "The report and confusion matrix go to %s (--out_dir chooses another folder).", out_dir
     )
-    try:
-        report = evaluate(
-            model,
-            FLAGS.pattern,
-            num_clips=FLAGS.num_clips,
-            num_crops=int(FLAGS.num_crops),
-            batch_size=FLAGS.batch_size,
-            sampling=FLAGS.sampling,
-            progress=FLAGS.progress,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        logging.error("%s", error)
-        sys.exit(1)
+    report = evaluate(
+        model,
+        FLAGS.pattern,
+        num_clips=FLAGS.num_clips,
+        num_crops=int(FLAGS.num_crops),
+        batch_size=FLAGS.batch_size,
+        sampling=FLAGS.sampling,
+        progress=FLAGS.progress,
+    )
     write_report(
         report, os.path.join(out_dir, "report.json"), os.path.join(out_dir, "confusion.png")
     )

@@ -221,6 +221,15 @@ def main(argv):
             "--precision=int8 calibrates on real frames: pass --representative_data (records "
             "'data/train-*.tfrecord' or a .npy of frames), or use --precision=dynamic_int8."
         )
+    if FLAGS.representative_data and not FLAGS.representative_data.endswith(".npy"):
+        from tsm_tf.data.records import list_shards
+
+        try:  # a video or a missing file is named before the model is loaded
+            list_shards(FLAGS.representative_data)
+        except ValueError as error:
+            raise ValueError(
+                f"--representative_data: {error} A .npy of frames is taken too."
+            ) from None
     model = load_model_or_preset(FLAGS.model, FLAGS.preset, FLAGS.image_size)
     frames = representative_frames(model)
     metadata = export_tflite(

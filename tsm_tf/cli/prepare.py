@@ -13,7 +13,9 @@ and `output_dir/{split}-report.json` (every video written or skipped, with the
 reason). The label map is `--labels` if given, else an existing
 `output_dir/labels.txt` (so a second split shares the first one's), else the
 sorted class names found. Re-running resumes: shards already finished with
-the same inputs and settings are kept.
+the same inputs and settings are kept; a split prepared from another folder,
+video count, label map, shard count or settings is replaced only with
+--overwrite (the error says what differs).
 
 With `--runner` the same work runs as an Apache Beam pipeline
 (`tsm_tf.data.beam_prepare`); flags tsm-prepare does not know are passed to
@@ -70,7 +72,12 @@ def define_flags() -> None:
     flags.DEFINE_integer(
         "jpeg_quality", 90, "JPEG quality of the stored frames.", lower_bound=1, upper_bound=100
     )
-    flags.DEFINE_bool("overwrite", False, "Rewrite finished shards instead of resuming.")
+    flags.DEFINE_bool(
+        "overwrite",
+        False,
+        "Rewrite finished shards instead of resuming, and replace a split prepared from other "
+        "inputs or settings (refused without it).",
+    )
     flags.DEFINE_string(
         "runner",
         None,

@@ -43,7 +43,25 @@ def run_tool(
     for module in (define_flags.__module__, main.__module__, __name__):  # __name__: --progress
         for flag in defined.get(module, []):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    if flags_parser is None:
+        main = _without_positional_arguments(main)
     app.run(_without_traceback(main), flags_parser=_explained(flags_parser or flags.FLAGS))
+
+
+def _without_positional_arguments(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    """`main`, refusing arguments that are not flags: `--video a.mp4 b.mp4` would otherwise
+    stream a.mp4 alone and exit 0."""
+
+    @functools.wraps(main)
+    def run(argv):
+        if len(argv) > 1:
+            raise app.UsageError(
+                f"Unexpected arguments: {' '.join(argv[1:])}. Every input is a flag "
+                "(--name=value), and each flag takes one value."
+            )
+        return main(argv)
+
+    return run
 
 
 def _usage_error(message: str, exit_code: int = 1) -> None:
@@ -75,7 +93,8 @@ def _explained(flags_parser: Callable[[list[str]], list[str]]) -> Callable[[list
 
 
 def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
-    """`main`, printing usage and input errors (ValueError, OSError) as one line and exiting 1.
+    """`main`, printing usage and input errors (ValueError, OSError, a diverged training's
+    FloatingPointError) as one line and exiting 1.
 
     Their messages say what was expected and how to fix it, as do the
     library's ImportErrors for optional dependencies (which extra to install);
@@ -93,7 +112,7 @@ def _without_traceback(main: Callable[[list[str]], None]) -> Callable[[list[str]
                 raise
             print(f"{os.path.basename(sys.argv[0])}: interrupted", file=sys.stderr)
             sys.exit(130)
-        except (ValueError, OSError, ImportError) as error:
+        except (ValueError, OSError, ImportError, FloatingPointError) as error:
             if verbose():
                 raise
             program = os.path.basename(sys.argv[0])

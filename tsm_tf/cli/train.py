@@ -13,7 +13,6 @@ configuration is saved as `config.json` in the run folder, and
 
 import dataclasses
 import logging
-import sys
 
 from absl import app
 from absl import flags
@@ -184,8 +183,7 @@ def _parse_swap(name, swap):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     logging.getLogger().setLevel(logging.INFO)
     try:
         config = resolve_config()
@@ -193,11 +191,7 @@ def main(argv):
         raise app.UsageError(str(error)) from error
     from tsm_tf.training.trainer import train
 
-    try:
-        result = train(config)
-    except (FloatingPointError, FileNotFoundError, ValueError) as error:
-        logging.error("%s", error)
-        sys.exit(1)
+    result = train(config)
     epochs = f"{result.epochs_completed} epoch{'' if result.epochs_completed == 1 else 's'}"
     best = "none" if result.best is None else f"{result.best:.4f}"
     print(

@@ -27,6 +27,7 @@ import numpy as np
 from absl import flags
 
 from tsm_tf.cli.tool import run_tool
+from tsm_tf.cli.web_files import StaticFileHandler
 
 # tsm_tf/web_demo: in a checkout a link to the repository's web_demo/, in an installed wheel its copy.
 WEB_DEMO = pathlib.Path(__file__).resolve().parent.parent / "web_demo"
@@ -65,28 +66,24 @@ mimetypes.add_type("application/wasm", ".wasm")
 mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 
-class DemoRequestHandler(http.server.SimpleHTTPRequestHandler):
+class DemoRequestHandler(StaticFileHandler):
     """Serves web_demo/, LiteRT.js under /node_modules/ and, under /models/NAME.tflite|.json,
     the models it was given."""
 
-    def __init__(self, *args, models: dict[str, str], node_modules: pathlib.Path, **kwargs):
-        self.models = models
-        self.node_modules = node_modules
-        super().__init__(*args, directory=str(WEB_DEMO), **kwargs)
-
-    def translate_path(self, path):
-        path = path.split("?", 1)[0].split("#", 1)[0]
-        if path.startswith(MODULES_PREFIX):
-            served = super().translate_path(path)
-            relative = os.path.relpath(served, os.path.join(self.directory, "node_modules"))
-            return str(self.node_modules / relative)
-        if path.startswith(MODEL_PREFIX):
-            name, extension = os.path.splitext(path[len(MODEL_PREFIX) :])
-            model = self.models.get(name)
-            if model is not None and extension in (".tflite", ".json"):
-                return os.path.splitext(model)[0] + extension
-            return os.path.join(str(WEB_DEMO), "no-such-model")
-        return super().translate_path(path)
+    def __init__(
+        self,
+        *args,
+        models: dict[str, str],
+        node_modules: pathlib.Path | None = None,
+        directory: str = str(WEB_DEMO),
+        **kwargs,
+    ):
+        files = {}
+        for name, model in models.items():
+            for extension in (".tflite", ".json"):
+                files[f"{MODEL_PREFIX}{name}{extension}"] = os.path.splitext(model)[0] + extension
+        folders = {MODULES_PREFIX: str(node_modules)} if node_modules is not None else {}
+        super().__init__(*args, directory=directory, files=files, folders=folders, **kwargs)
 
     def end_headers(self):
         for name, value in ISOLATION_HEADERS.items():

@@ -92,8 +92,12 @@ def prepare_dataset_beam(
         The report also written to `output_dir/{split}-report.json`, with
         `beam_metrics`: this run's counters (written, skipped per reason).
     """
+    dataset_writer.check_num_classes(labels)
     labeled, skipped = dataset_writer._assign_labels(items, labels)
     num_shards = max(1, min(num_shards, len(labeled)))
+    if not overwrite and is_local(output_dir):
+        summary = dataset_writer.run_summary(items, labels, num_shards, settings)
+        dataset_writer.check_same_run(output_dir, split, summary)
     _remove_other_shardings(output_dir, split, num_shards)
     plan, resumed_reports, task_lines = {}, [], []
     for index, shard_items in enumerate(dataset_writer._balance(labeled, num_shards)):
@@ -127,7 +131,7 @@ def prepare_dataset_beam(
     ]
     shard_reports = sorted(resumed_reports + new_reports, key=lambda r: r["path"])
     report = dataset_writer._final_report(
-        items, labels, output_dir, split, skipped, shard_reports, settings
+        items, labeled, labels, output_dir, split, skipped, shard_reports, settings
     )
     report["beam_metrics"] = metrics
     _write_labels(output_dir, labels)

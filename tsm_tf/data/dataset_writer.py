@@ -93,9 +93,12 @@ def prepare_dataset(
     """
     check_positive_int("num_shards", num_shards)
     check_positive_int("num_workers", num_workers)
-    os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
+    check_num_classes(labels)
     labeled, skipped = _assign_labels(items, labels)
     num_shards = max(1, min(num_shards, len(labeled)))
+    if not overwrite:
+        check_same_run(output_dir, split, run_summary(items, labels, num_shards, settings))
+    os.makedirs(os.path.join(output_dir, _STATE_FOLDER), exist_ok=True)
     _remove_other_shardings(output_dir, split, num_shards)
     tasks, resumed_reports = [], []
     for index, shard_items in enumerate(_balance(labeled, num_shards)):
@@ -111,18 +114,95 @@ def prepare_dataset(
         logging.info("Resuming: %d of %d shards already finished", len(resumed_reports), num_shards)
     total = sum(len(task[3]) for task in tasks)
     try:
-        new_reports = run_tasks(_write_shard, tasks, num_workers, total, f"{split} videos")
+        new_reports = run_tasks(
+            _write_shard,
+            tasks,
+            num_workers,
+            total,
+            f"{split} videos",
+            task_names=[f"the shard {task[0]}" for task in tasks],
+        )
     except BaseException:
-        # Workers stopped mid-shard (Ctrl-C, SIGTERM) end at once, leaving their temporaries.
+        # Workers stopped mid-shard (Ctrl-C, SIGTERM, a dead worker) end at once, leaving their temporaries.
         discard_temporaries_in(output_dir)
         raise
     shard_reports = sorted(
         resumed_reports + [dict(r, resumed=False) for r in new_reports], key=lambda r: r["path"]
     )
-    report = _final_report(items, labels, output_dir, split, skipped, shard_reports, settings)
+    report = _final_report(
+        items, labeled, labels, output_dir, split, skipped, shard_reports, settings
+    )
     records.write_labels(output_dir, labels)
     write_atomically(os.path.join(output_dir, f"{split}-report.json"), json.dumps(report, indent=1))
     return report
+
+
+def run_summary(items, labels, num_shards, settings) -> dict:
+    """What a split was prepared from, in its report: a re-run that differs must say so."""
+    try:
+        folder = os.path.commonpath(
+            [item.path if "://" in item.path else os.path.abspath(item.path) for item in items]
+        )
+    except ValueError:  # no items, or paths on different drives
+        folder = None
+    return {
+        "source_folder": folder,
+        "num_listed": len(items),
+        "labels": list(labels),
+        "num_shards": num_shards,
+        "settings": dataclasses.asdict(settings),
+    }
+
+
+def check_same_run(output_dir, split, summary: dict) -> None:
+    """Refuses to replace a split prepared from other inputs or settings, saying what differs."""
+    report_path = os.path.join(output_dir, f"{split}-report.json")
+    if not os.path.isfile(report_path):
+        return
+    with open(report_path, encoding="utf-8") as file:
+        previous = json.load(file)
+    differences = []
+    for key, value in summary.items():
+        if key not in previous or previous[key] == value:
+            continue
+        if key == "settings":
+            differences += [
+                f"{name} {previous[key].get(name)!r} then, {setting!r} now"
+                for name, setting in value.items()
+                if previous[key].get(name) != setting
+            ]
+        elif key == "labels":
+            differences.append(f"{len(previous[key])} classes then, {len(value)} now")
+        else:
+            differences.append(f"{key} {previous[key]!r} then, {value!r} now")
+    if differences:
+        raise ValueError(
+            f"{output_dir!r} already holds a {split!r} split prepared otherwise "
+            f"({'; '.join(differences)}; see {report_path}). Pass --overwrite "
+            "(`overwrite=True`) to replace it, or choose another --output_dir or --split."
+        )
+
+
+def check_num_classes(labels: list[str]) -> None:
+    """Refuses a label map of fewer than two classes: a classifier of one calls every video that."""
+    if len(labels) < 2:
+        raise ValueError(
+            f"A classifier needs at least 2 classes. Received {len(labels)}: {labels}. Add "
+            "the videos of the other classes (a class folder each), or a --labels map naming them."
+        )
+
+
+def classes_without_videos(file_pattern: str) -> tuple[list[str], str | None]:
+    """(Classes no video was written for, the report saying so) for shards `tsm-prepare` wrote
+    (`{split}-report.json` beside them); ([], None) where there is no such report."""
+    first_shard = records.list_shards(file_pattern)[0]
+    split = re.sub(r"-\d{5}-of-\d{5}\.tfrecord$", "", os.path.basename(first_shard))
+    report_path = os.path.join(os.path.dirname(first_shard), f"{split}-report.json")
+    if not os.path.isfile(report_path):
+        return [], None
+    with open(report_path, encoding="utf-8") as file:
+        per_class = json.load(file).get("videos_per_class", {})
+    return [name for name, count in per_class.items() if count == 0], report_path
 
 
 def _assign_labels(items, labels):
@@ -242,17 +322,22 @@ def _skip_entry(item, reason, detail):
     return {"video_id": item.video_id, "path": item.path, "reason": reason, "detail": detail}
 
 
-def _final_report(items, labels, output_dir, split, skipped, shard_reports, settings):
+def _final_report(items, labeled, labels, output_dir, split, skipped, shard_reports, settings):
     skipped = skipped + [entry for report in shard_reports for entry in report["skipped"]]
+    written = {video_id for report in shard_reports for video_id in report["written"]}
+    per_class = collections.Counter(
+        labels[label] for item, label in labeled if item.video_id in written
+    )
     return {
         "split": split,
         "output_dir": output_dir,
-        "num_listed": len(items),
         "num_written": sum(len(report["written"]) for report in shard_reports),
         "num_skipped": len(skipped),
         "skipped_by_reason": dict(collections.Counter(entry["reason"] for entry in skipped)),
         "skipped": skipped,
         "num_classes": len(labels),
+        **run_summary(items, labels, len(shard_reports), settings),
+        "videos_per_class": {name: per_class[name] for name in labels},
         "shards": [
             {
                 "path": r["path"],
@@ -262,5 +347,4 @@ def _final_report(items, labels, output_dir, split, skipped, shard_reports, sett
             }
             for r in shard_reports
         ],
-        "settings": dataclasses.asdict(settings),
     }

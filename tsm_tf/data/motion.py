@@ -150,7 +150,14 @@ def write_motion_dataset(
                     speed,
                 )
             )
-    run_tasks(_write_shard, tasks, num_workers or os.cpu_count() or 1, num_clips, "motion clips")
+    run_tasks(
+        _write_shard,
+        tasks,
+        num_workers or os.cpu_count() or 1,
+        num_clips,
+        "motion clips",
+        task_names=[f"the shard {task[0]}" for task in tasks],
+    )
     labels_path = records.write_labels(out_dir, MOTION_CLASSES)
     logging.info("Wrote %d motion clips to %s", num_clips, out_dir)
     return {

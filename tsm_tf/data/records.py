@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from tsm_tf.data.video_io import VIDEO_EXTENSIONS
 from tsm_tf.utils import atomic_files as atomic
 from tsm_tf.utils.atomic_files import write_atomically
 from tsm_tf.utils.label_files import read_label_file
@@ -155,7 +156,30 @@ def list_shards(file_pattern: str | Sequence[str]) -> list[str]:
             "'out_dir/train-*.tfrecord' written by `tsm-prepare` or "
             "`tsm_tf.data.write_motion_dataset`."
         )
+    _check_record_files(files)
     return files
+
+
+def _check_record_files(files):
+    """Refuses videos among the files, and a first file that does not begin as a TFRecord
+    file does (one header read: shards may be remote), which TensorFlow reports only later,
+    as "corrupted record at 0"."""
+    refused = [path for path in files if path.lower().endswith(VIDEO_EXTENSIONS)]
+    kind = "a video" if len(refused) == 1 else "videos"
+    if not refused:
+        with tf.io.gfile.GFile(files[0], "rb") as file:
+            header = file.read(12)
+        # A record is its length (8 bytes, little-endian), 4 checksum bytes, the data, 4 more.
+        first_record = int.from_bytes(header[:8], "little") + 16 if len(header) == 12 else None
+        if header and (first_record is None or first_record > tf.io.gfile.stat(files[0]).length):
+            refused, kind = [files[0]], "not a TFRecord file"
+    if refused:
+        raise ValueError(
+            f"{', '.join(map(repr, refused[:3]))} {'is' if len(refused) == 1 else 'are'} "
+            f"{kind}: expected TFRecord shards such as 'out_dir/train-*.tfrecord'. Turn videos "
+            "into shards first with `tsm-prepare --videos_dir=FOLDER_OF_CLASS_FOLDERS "
+            "--output_dir=out_dir` (see docs/data.md); `tsm-stream --video=` classifies one video."
+        )
 
 
 def count_records(file_pattern: str | Sequence[str]) -> int:

@@ -111,6 +111,12 @@ def list_video_folders(root: str) -> tuple[list[SourceItem], list[str]]:
                     path = os.path.join(folder, file)
                     video_id = os.path.relpath(path, root)
                     items.append(SourceItem(video_id, path, name, size=os.path.getsize(path)))
+    empty = sorted(set(classes) - {item.label for item in items})
+    if empty:
+        raise ValueError(
+            f"Class folders with no videos in {root!r}: {', '.join(empty)}. Each sub-folder is a "
+            f"class: add its videos ({', '.join(VIDEO_EXTENSIONS)}) or remove it."
+        )
     return items, classes
 
 

@@ -32,7 +32,9 @@ def clip_graph(config: TSMConfig, batch_norm_class=FusedBatchNormalization):
 
     size = config.image_size
     clips = keras.Input((config.num_segments, size, size, 3), name=CLIPS_INPUT)
-    frames = MergeSegments(config.num_segments, name="merge_segments")(clips)
+    frames = MergeSegments(config.num_segments, frame_shape=(size, size, 3), name="merge_segments")(
+        clips
+    )
     frame_logits = apply_frame_classifier(frames, config, shift, batch_norm_class)
     frame_logits = SplitSegments(config.num_segments, name=FRAME_LOGITS_LAYER, dtype="float32")(
         frame_logits

@@ -4,21 +4,32 @@
 already there when no hash is given, so a download killed half-way would be
 taken for the real file next time. `fetch` streams into a temporary file in
 the cache folder, checks the byte count against the server's Content-Length
-and the recorded size and SHA-256, and only then renames it into place.
+and the file's hash, and only then renames it into place.
+
+The hash checked is, first found: the one given (by the caller or the
+registry); the leading hex digits a file name carries after its last `-`
+(torchvision's `resnet50-0676ba61.pth`, as `torch.hub` checks them); else the
+hash of the first complete download, recorded beside it in `NAME.sha256`
+(trust on first use), so that a file changed at its source is refused.
 """
 
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
 
 import keras
 
+from tsm_tf.utils.atomic_files import write_atomically
 from tsm_tf.utils.hashing import file_sha256
 
 BASE_URL_VARIABLE = "TSM_TF_PRESET_BASE_URL"
 CACHE_SUBDIR = os.path.join("models", "tsm_tf")
 _CHUNK_BYTES = 1 << 20
+# torch.hub's rule (`HASH_REGEX`), with at least 8 digits so that a word cannot pass for a hash.
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.")
+RECORD_SUFFIX = ".sha256"
 
 
 class DownloadError(OSError):
@@ -52,8 +63,9 @@ def fetch(
 
     Args:
         url: the file's published address; its last part names the cached file.
-        sha256: the file's recorded hex SHA-256, checked when given. When it is
-            None the hash of a new download is printed, to be recorded.
+        sha256: the file's hex SHA-256, checked when given, whatever else is
+            known. When no hash is known, the first download's is recorded
+            beside it (`NAME.sha256`) and a later download must match it.
         size: the file's recorded size in bytes, checked when given.
         base_url: fetch the same file name from this folder URL instead (also
             `$TSM_TF_PRESET_BASE_URL`): a mirror, or a test server.
@@ -64,13 +76,14 @@ def fetch(
 
     Raises:
         DownloadError: the download failed or was cut short, or the file's size
-            or hash differs from the record. Nothing is left in the cache.
+            or hash differs from the one expected. Nothing is left in the cache.
     """
     folder = cache_dir(directory)
     file_name = url.rsplit("/", 1)[-1]
     path = os.path.join(folder, file_name)
+    expected = _expected_hash(file_name, path, sha256)
     if os.path.exists(path):
-        problem = _check(path, sha256, size)
+        problem = _check(path, expected, size)
         if problem is None:
             return path
         os.remove(path)
@@ -81,23 +94,39 @@ def fetch(
     try:
         with os.fdopen(handle, "wb") as output:
             received = _download(source, output, path)
-        problem = _check(temporary, sha256, size)
+        problem = _check(temporary, expected, size)
         if problem is not None:
             raise DownloadError(
-                f"The download of {source} {problem}. Nothing was kept in {folder}; "
-                "try again, and if it persists the file at the source has changed."
+                f"The download of {source} {problem}. Nothing was kept in {folder}; try "
+                "again, and if it persists the file at the source has changed."
             )
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-    if sha256 is None:
+    if expected is None:
+        digest = file_sha256(path)
+        write_atomically(path + RECORD_SUFFIX, f"{digest}  {file_name}\n")
         print(
-            f"Downloaded {file_name}: {received} bytes, SHA-256 {file_sha256(path)} "
-            "(not yet recorded in tsm_tf/presets/registry.py)."
+            f"Downloaded {file_name}: {received} bytes, SHA-256 {digest}, recorded in "
+            f"{path + RECORD_SUFFIX}: a later download that differs will be refused."
         )
     return path
+
+
+def _expected_hash(file_name, path, sha256):
+    """(kind, the hex digits the file's SHA-256 must begin with, the record's path or None),
+    in order of trust; None when no hash is known (a first download)."""
+    if sha256 is not None:
+        return ("given", sha256.lower(), None)
+    in_name = _HASH_IN_NAME.search(file_name)
+    if in_name is not None:
+        return ("name", in_name.group(1), None)
+    if os.path.exists(path + RECORD_SUFFIX):
+        with open(path + RECORD_SUFFIX, encoding="utf-8") as record:
+            return ("first", record.read().split()[0].lower(), path + RECORD_SUFFIX)
+    return None
 
 
 def _download(source, output, path):
@@ -140,13 +169,26 @@ def _download(source, output, path):
     return received
 
 
-def _check(path, sha256, size):
-    """None if the file matches the record, else what is wrong."""
+def _check(path, expected, size):
+    """None if the file matches its size and expected hash, else what is wrong."""
     actual_size = os.path.getsize(path)
     if size is not None and actual_size != size:
         return f"has {actual_size} bytes, the record {size}"
-    if sha256 is not None:
-        digest = file_sha256(path)
-        if digest != sha256:
-            return f"has SHA-256 {digest}, the record {sha256}"
-    return None
+    if expected is None:
+        return None
+    kind, digits, record = expected
+    digest = file_sha256(path)
+    if digest == digits or (kind != "given" and digest.startswith(digits)):
+        return None
+    if kind == "given":
+        return f"has SHA-256 {digest}, the record {digits}"
+    if kind == "name":
+        return (
+            f"has SHA-256 {digest}, which does not begin with the {digits} its name "
+            "carries (as torch.hub checks): it is damaged, or not the published file"
+        )
+    return (
+        f"has SHA-256 {digest}, not the {digits} of the first download, recorded in "
+        f"{record}: the file at the source has changed (or the download is damaged). If the "
+        f"change is expected, delete {record} to trust the new file, or pass its SHA-256"
+    )

@@ -31,10 +31,14 @@ def preset_labels(name: str) -> list[str] | None:
     return read_label_file(os.path.join(LABELS_DIR, f"{labels}.txt"))
 
 
-def preset_file(name: str, base_url: str | None = None) -> str:
-    """Downloads (once) the checkpoint of preset `name`; returns its cached path."""
+def preset_file(name: str, base_url: str | None = None, sha256: str | None = None) -> str:
+    """Downloads (once) the checkpoint of preset `name`; returns its cached path.
+
+    `sha256`, the file's hex SHA-256 when you know it, is checked instead of
+    the registry's (see `tsm_tf.presets.download` for what is checked otherwise).
+    """
     preset = get_preset(name)
-    return fetch(preset["url"], preset["sha256"], preset["size"], base_url=base_url)
+    return fetch(preset["url"], sha256 or preset["sha256"], preset["size"], base_url=base_url)
 
 
 def load_preset_weights(model, name: str, base_url: str | None = None) -> dict:

@@ -4,7 +4,8 @@ Plain dicts of facts, from the authors' README (github.com/mit-han-lab/
 temporal-shift-module) and their test code (test_models.py):
 
 - `url`: where the file is published; `sha256` / `size`: recorded once known
-  (None: not yet; the downloader prints them for the first download).
+  (None: not yet; the downloader then checks torchvision's hash-named files by
+  their name and the authors' against the hash of their first download).
 - `architecture`: the `build_tsm` arguments of the checkpoint.
 - `labels`: the file in `tsm_tf/presets/labels/` naming its classes in the
   checkpoint's order (see the README there for where each order comes from),

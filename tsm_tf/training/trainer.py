@@ -73,6 +73,21 @@ def train(config: TrainConfig) -> TrainResult:
         keras.config.set_dtype_policy(previous_policy)
 
 
+def _check_classes(config, labels):
+    """Refuses training data of one class, or with classes that have no training video."""
+    from tsm_tf.data.dataset_writer import check_num_classes
+    from tsm_tf.data.dataset_writer import classes_without_videos
+
+    check_num_classes(labels)
+    empty, report = classes_without_videos(config.train_pattern)
+    if empty:
+        raise ValueError(
+            f"No training video of the classes {', '.join(empty)} in {config.train_pattern!r} "
+            f"(see {report}): the model could never learn them. Add their videos and run "
+            "tsm-prepare again, or remove them from the label map."
+        )
+
+
 def _check_label_swaps(config, labels):
     """Refuses flip or reversal swaps that name a class the dataset does not have."""
     for name in ("flip_label_swaps", "reverse_label_swaps"):
@@ -127,6 +142,7 @@ def _train(config):
     from tsm_tf.data.records import check_labels_match
 
     labels = load_labels(config.train_pattern)
+    _check_classes(config, labels)
     if config.validation_pattern:
         check_labels_match(
             config.validation_pattern, labels, f"the training data in {config.train_pattern!r}"
