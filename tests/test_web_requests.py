@@ -17,7 +17,8 @@ REQUEST_TIMEOUT = 10
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The page: index.html, app.js, a folder without index.html and symbolic links out of it;
-    beside it a secret file and folder, and the model served under /models/."""
+    beside it a secret file and folder, the model served under /models/ and a LiteRT.js folder
+    under /node_modules/."""
     base = tmp_path_factory.mktemp("web")
     page, outside = base / "page", base / "outside"
     (page / "assets").mkdir(parents=True)
@@ -30,8 +31,13 @@ def server(tmp_path_factory):
     (page / "leak").symlink_to(outside)
     (base / "model.tflite").write_bytes(b"TFL3 the model")
     (base / "model.json").write_bytes(b'{"metadata": 1}')
+    (base / "modules").mkdir()
+    (base / "modules" / "litert.js").write_bytes(b"// LiteRT.js")
     handler = functools.partial(
-        DemoRequestHandler, models={"model": str(base / "model.tflite")}, directory=str(page)
+        DemoRequestHandler,
+        models={"model": str(base / "model.tflite")},
+        node_modules=base / "modules",
+        directory=str(page),
     )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -66,12 +72,15 @@ def test_the_page_and_the_model_are_served(server):
     assert get(port, "/assets/style.css")[1].endswith(b"body {}")
     assert get(port, "/models/model.tflite")[1].endswith(b"TFL3 the model")
     assert get(port, "/models/model.json?v=2")[1].endswith(b'{"metadata": 1}')
+    assert get(port, "/node_modules/litert.js")[1].endswith(b"// LiteRT.js")
 
 
 @pytest.mark.parametrize(
     "target",
     [
         "/../outside/secret.txt",
+        "/node_modules/../outside/secret.txt",
+        "/node_modules/%2e%2e/outside/secret.txt",
         "/%2e%2e/outside/secret.txt",
         "/%2E%2E%2Foutside%2Fsecret.txt",
         "/assets/..%2F..%2Foutside/secret.txt",
