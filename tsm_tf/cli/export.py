@@ -82,6 +82,12 @@ def define_flags() -> None:
         "Frames per second the streaming model expects: auto (from the training run's "
         "config.json and records), none (every frame), or a number.",
     )
+    flags.DEFINE_string(
+        "quantization_report",
+        None,
+        "--precision=int8, streaming: also write the converter's per-layer int8 error "
+        "(tsm_tf.lite.quantization_report), worst first, as Markdown to this path.",
+    )
     flags.DEFINE_bool("android_assets", False, "Also copy the files into --android_assets_dir.")
     flags.DEFINE_string("android_assets_dir", ANDROID_ASSETS, "The Android app's assets folder.")
     define_progress_flag()
@@ -127,6 +133,13 @@ def representative_frames(model):
     if data.endswith(".npy"):
         data = np.load(data)
     return load_representative_frames(data, model.image_size, FLAGS.num_representative_frames)
+
+
+def calibration_data(frames):
+    """What int8 calibrates on: the record pattern itself (each clip streams from zero
+    states, as in use), or the .npy frames (one video)."""
+    data = FLAGS.representative_data
+    return data if data and not data.endswith(".npy") else frames
 
 
 def resolve_frame_rate(value, model_path):
@@ -191,6 +204,22 @@ def check(model, frames):
     return report
 
 
+def write_report(model, frames):
+    """The per-layer int8 error over the calibration frames, into --quantization_report."""
+    from tsm_tf.lite import quantization_report
+
+    logging.info("Running the quantization debugger on %d frames.", len(frames))
+    rows = quantization_report.quantization_report(
+        model, calibration_data(frames), FLAGS.num_representative_frames
+    )
+    quantization_report.write_quantization_report(rows, FLAGS.quantization_report)
+    worst = quantization_report.largest_error_layers(rows)
+    print(
+        f"wrote {FLAGS.quantization_report}: {len(rows)} quantized layers, worst "
+        f"{rows[0].op_name} at {rows[0].rmse_steps:.2f} steps; {len(worst)} carry most of the error"
+    )
+
+
 def copy_to_android_assets(metadata):
     """model.tflite, model.json and labels.txt into the app's assets, atomically."""
     from tsm_tf.lite.metadata import metadata_path
@@ -230,6 +259,11 @@ def main(argv):
             raise ValueError(
                 f"--representative_data: {error} A .npy of frames is taken too."
             ) from None
+    if FLAGS.quantization_report and (FLAGS.precision, FLAGS.mode) != ("int8", "streaming"):
+        raise app.UsageError(
+            "--quantization_report reports a streaming int8 export: pass --precision=int8 "
+            "(and --mode=streaming, the default)."
+        )
     model = load_model_or_preset(FLAGS.model, FLAGS.preset, FLAGS.image_size)
     frames = representative_frames(model)
     metadata = export_tflite(
@@ -238,7 +272,8 @@ def main(argv):
         mode=FLAGS.mode,
         precision=FLAGS.precision,
         labels=read_labels(FLAGS.labels),
-        representative_data=frames,
+        representative_data=calibration_data(frames),
+        num_representative_frames=FLAGS.num_representative_frames,
         frame_rate=resolve_frame_rate(FLAGS.frame_rate, FLAGS.model),
         progress=FLAGS.progress,
     )
@@ -246,6 +281,8 @@ def main(argv):
         None if frames is None else frames[: max(FLAGS.parity_frames, model.num_segments)]
     )
     report = check(model, parity_frames)
+    if FLAGS.quantization_report:
+        write_report(model, frames)
     if FLAGS.android_assets:
         copy_to_android_assets(metadata)
     from tsm_tf.utils.progress import format_bytes

@@ -9,6 +9,7 @@ builtin TFLite ops only. Parity against Keras is a separate step,
 export.
 """
 
+import itertools
 import logging
 import os
 import re
@@ -55,6 +56,7 @@ def export_tflite(
     num_representative_frames: int = DEFAULT_NUM_REPRESENTATIVE_FRAMES,
     frame_rate: float | None = None,
     progress: bool = False,
+    float_layers: list[str] | None = None,
 ) -> dict:
     """Converts a TSM to a `.tflite` file and writes its metadata beside it.
 
@@ -94,6 +96,11 @@ def export_tflite(
         progress: report the int8 calibration with a bar on a terminal (a
             line every `TSM_TF_PROGRESS_SECONDS` otherwise,
             `tsm_tf.utils.progress`); each stage is logged at INFO either way.
+        float_layers: `"int8"` only: TFLite tensor names (the
+            `tensor_name` column of `tsm_tf.lite.quantization_report`) whose
+            ops stay in float (selective quantization, the converter's deny
+            list); recorded in the metadata's `float_layers`. The frame, the
+            states and the logits stay int8 unless one of them is listed.
 
     Returns:
         The metadata dict (also written to the `.json` file).
@@ -126,16 +133,27 @@ def export_tflite(
         frames = load_representative_frames(
             representative_data, config.image_size, num_representative_frames
         )
-        representative_dataset = _representative_dataset(graph, mode, frames, config, progress)
+        representative_dataset = _representative_dataset(
+            graph, mode, frames, config, progress, _clip_length(representative_data)
+        )
         logging.info(
             "Converting to TFLite builtin ops, calibrating with %s.",
             plural(len(representative_dataset), representative_dataset.unit),
         )
     else:
         logging.info("Converting to TFLite builtin ops.")
-    tflite_bytes = convert_to_tflite(function, precision, representative_dataset, progress)
+    if float_layers and precision != "int8":
+        raise ValueError(
+            "`float_layers` keeps layers of an int8 export in float; received "
+            f"precision={precision!r}. Pass precision='int8' or drop float_layers."
+        )
+    tflite_bytes = convert_to_tflite(
+        function, precision, representative_dataset, progress, float_layers
+    )
     metadata = _build_metadata(tflite_bytes, config, mode, precision)
     metadata[metadata_lib.FRAME_RATE_KEY] = frame_rate
+    if float_layers:
+        metadata[metadata_lib.FLOAT_LAYERS_KEY] = list(float_layers)
     logging.info("Writing %s and %s.", os.fspath(path), metadata_lib.metadata_path(path))
     write_atomically(path, tflite_bytes)
     metadata["sha256"] = file_sha256(path)
@@ -155,6 +173,7 @@ def convert_to_tflite(
     precision: str = "float32",
     representative_dataset=None,
     progress: bool = False,
+    float_layers: list[str] | None = None,
 ) -> bytes:
     """Converts a concrete function with builtin TFLite ops only.
 
@@ -167,6 +186,7 @@ def convert_to_tflite(
             input name to array; with a length (`len()`) and a `unit`
             attribute ("frame", "clip"), the calibration's bar has a total.
         progress: report the calibration (`tsm_tf.utils.progress`).
+        float_layers: for `"int8"`, tensor names whose ops stay float.
 
     Returns:
         The `.tflite` flatbuffer.
@@ -186,6 +206,8 @@ def convert_to_tflite(
             converter = _converter(function, precision, representative_dataset)
             if precision == "int8" and progress:
                 converter.representative_dataset = _reported(representative_dataset, real_stderr)
+            if float_layers:
+                return _selectively_quantized(converter, float_layers)
             return converter.convert()
     except Exception as error:  # ConverterError's module moves between TF versions.
         ops = unsupported_ops(str(error))
@@ -221,6 +243,20 @@ def _converter(function, precision, representative_dataset):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter
+
+
+def _selectively_quantized(converter, float_layers):
+    """Full int8 but for the ops of `float_layers`: the converter's own deny list.
+
+    The converter takes a deny list only through its quantization debugger,
+    whose model keeps float inputs and outputs; `modify_model_io_type` then
+    makes them int8 as `inference_input_type` would (a listed output stays float).
+    """
+    from tensorflow.lite.python.util import modify_model_io_type
+
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(float_layers))
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_options=options)
+    return modify_model_io_type(debugger.get_nondebug_quantized_model(), tf.int8, tf.int8)
 
 
 def _reported(representative_dataset, stream):
@@ -304,13 +340,26 @@ def load_representative_frames(data, image_size: int, max_frames: int) -> np.nda
     return np.stack(frames)
 
 
+# Frames per clip read from records for calibration (dense, stride 1).
+RECORD_CLIP_LENGTH = 8
+
+
+def _clip_length(data):
+    """Frames per clip of the representative data, or None: one video."""
+    if isinstance(data, (str, os.PathLike)):
+        return RECORD_CLIP_LENGTH
+    if isinstance(data, np.ndarray) and data.ndim == 5:
+        return data.shape[1]
+    return None
+
+
 def _frames_from_dataset(pattern, image_size, max_frames):
     from tsm_tf.data.pipeline import make_dataset  # tf.data machinery, loaded on demand.
 
     # Whole evaluation clips: consecutive frames, so streamed states are real.
     dataset = make_dataset(
         pattern,
-        num_segments=8,
+        num_segments=RECORD_CLIP_LENGTH,
         image_size=image_size,
         training=False,
         batch_size=1,
@@ -371,8 +420,13 @@ class _CalibrationInputs:
         yield from self.samples
 
 
-def _representative_dataset(graph, mode, frames, config, progress=False):
-    """Calibration inputs: streamed frames with their real states, or clips."""
+def _representative_dataset(graph, mode, frames, config, progress=False, clip_length=None):
+    """Calibration inputs: streamed frames with their real states, or clips.
+
+    Each clip of `clip_length` frames streams from zero states, as a client
+    restarts each video, so every state is calibrated on the values it holds
+    at each position of a clip; None streams all frames as one video.
+    """
     if mode == "clip":
         num_segments = config.num_segments
         num_clips = max(1, len(frames) // num_segments)
@@ -389,7 +443,13 @@ def _representative_dataset(graph, mode, frames, config, progress=False):
         plural(len(frames), "calibration frame"),
     )
     reported = Progress(len(frames), "frame", "Calibration states", enabled=progress)
-    samples = [step.inputs for step in stream_keras(graph, reported.track(frames))]
+    clip_length = clip_length or len(frames)
+    tracked = reported.track(frames)
+    samples = []
+    for _ in range(0, len(frames), clip_length):
+        clip = itertools.islice(tracked, clip_length)
+        samples.extend(step.inputs for step in stream_keras(graph, clip))
+    next(tracked, None)  # closes the bar
     return _CalibrationInputs(samples, "frame")
 
 

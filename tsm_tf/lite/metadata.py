@@ -38,6 +38,7 @@ REQUIRED_KEYS = (
 )
 # Optional keys: a file without them reads as the default (older exports).
 FRAME_RATE_KEY = "frame_rate"
+FLOAT_LAYERS_KEY = "float_layers"
 
 
 def metadata_path(tflite_path: str | os.PathLike) -> str:
