@@ -245,7 +245,9 @@ def test_bad_names_and_an_offline_preset_asked_to_stream_fail_clearly(keras_home
         tsm_tf.TSMClassifier.from_preset(KINETICS, shift_div=4)
     # An offline (bidirectional) preset is refused before its checkpoint is downloaded.
     monkeypatch.setattr(
-        export_module, "from_preset", lambda *args, **kwargs: pytest.fail("downloaded first")
+        export_module.TSMClassifier,
+        "from_preset",
+        lambda *args, **kwargs: pytest.fail("downloaded first"),
     )
     with pytest.raises(ValueError, match=r"offline \(bidirectional\) TSM.*cannot stream"):
         export_module.export_preset(KINETICS, keras_home / "x.tflite")

@@ -9,6 +9,9 @@ from tsm_tf.models.classifier_head import CLASSIFIER_LAYER
 from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
 from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.models.tsm_config import TSMConfig
+from tsm_tf.presets.loading import is_preset
+from tsm_tf.presets.loading import load_preset_weights
+from tsm_tf.presets.loading import preset_labels
 
 _DEFAULTS = TSMConfig.defaults()
 
@@ -63,10 +66,8 @@ def build_tsm(
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     >>> model.fit(clips, labels)
     """
-    preset = _preset_name(weights)
+    preset = weights if is_preset(weights) else None
     if preset is not None and labels is None:
-        from tsm_tf.presets import preset_labels
-
         names = preset_labels(preset)
         labels = names if names is not None and len(names) == num_classes else None
     model = TSMClassifier(
@@ -88,8 +89,6 @@ def build_tsm(
         load_imagenet_weights(model)
         return model
     if preset is not None:
-        from tsm_tf.presets import load_preset_weights
-
         load_preset_weights(model, preset)
         return model
     if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
@@ -153,15 +152,6 @@ def _copy_weights(source, model, path):
             source_classes,
             model_classes,
         )
-
-
-def _preset_name(weights):
-    """`weights` if it names a preset (and is not an existing file), else None."""
-    if not isinstance(weights, str) or os.path.exists(weights):
-        return None
-    from tsm_tf.presets.registry import PRESETS
-
-    return weights if weights in PRESETS else None
 
 
 def per_frame_model(model: keras.Model) -> keras.Model:
