@@ -22,6 +22,8 @@ from tsm_tf.backbones.registry import BACKBONES
 from tsm_tf.cli.tool import run_tool
 from tsm_tf.data.augmentation import TRAIN_CROPS
 from tsm_tf.data.sampling import SAMPLING_MODES
+from tsm_tf.presets.loading import is_preset
+from tsm_tf.presets.loading import preset_architecture
 from tsm_tf.training.config import DTYPE_POLICIES
 from tsm_tf.training.config import OPTIMIZERS
 from tsm_tf.training.config import SCHEDULES
@@ -31,6 +33,8 @@ from tsm_tf.training.config import TrainConfig
 FLAGS = flags.FLAGS
 # Every default is TrainConfig's, whose model defaults are TSMConfig's.
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+# What `--init_weights=<preset>` fixes where the flags leave it open.
+PRESET_SETTINGS = ("backbone", "num_segments", "shift_div", "bidirectional")
 
 
 def define_flags() -> None:
@@ -57,7 +61,8 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "init_weights",
         _DEFAULTS["init_weights"],
-        "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.",
+        "Initial weights: 'imagenet', a preset name (its backbone and shift, a new classifier "
+        "for other classes), a .keras, .weights.h5 or .pth file.",
     )
     flags.DEFINE_enum("sampling", _DEFAULTS["sampling"], list(SAMPLING_MODES), "Frame sampling.")
     flags.DEFINE_enum(
@@ -152,13 +157,18 @@ def define_flags() -> None:
 def resolve_config() -> TrainConfig:
     """Builds the configuration: config.json (if given), then explicit flags."""
     values = {}
+    given = set()
     if FLAGS.config:
         values = dataclasses.asdict(TrainConfig.load(FLAGS.config))
+        given.update(values)
     for field in dataclasses.fields(TrainConfig):
         flag = FLAGS[field.name]
+        given.update([field.name] if flag.present else [])
         if FLAGS.config and not flag.present:
             continue
         values[field.name] = flag.value
+    if is_preset(values.get("init_weights")):
+        values.update(_preset_settings(values, given))
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None
     values["decay_epochs"] = [int(epoch) for epoch in values.get("decay_epochs", [])]
@@ -168,6 +178,24 @@ def resolve_config() -> TrainConfig:
         if not values.get(required):
             raise app.UsageError(f"--{required} is required.")
     return TrainConfig(**values)
+
+
+def _preset_settings(values, given):
+    """The backbone and shift settings of the preset in `init_weights`, where not given.
+
+    A given setting that contradicts a TSM preset is refused (naming both) by
+    `preset_architecture`.
+    """
+    name = values["init_weights"]
+    requested = {key: values[key] for key in PRESET_SETTINGS if key in given}
+    architecture = preset_architecture(name, **requested)
+    taken = {key: architecture[key] for key in PRESET_SETTINGS if key in architecture}
+    logging.info(
+        "--init_weights=%s: %s.",
+        name,
+        ", ".join(f"{key}={value!r}" for key, value in taken.items()),
+    )
+    return taken
 
 
 def _parse_swap(name, swap):
