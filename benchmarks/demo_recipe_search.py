@@ -60,7 +60,9 @@ def main(argv):
             speed=_SPEED.value,
         )
     runs_dir = os.path.join(_SEARCH_DIR.value, "runs")
-    config = demo.make_config(_NAME.value, paths, runs_dir, demo.TSM_SHIFT_DIV, epochs=None, seed=0)
+    config = demo.make_config(
+        _NAME.value, paths, runs_dir, demo.RECIPE["shift_div"], epochs=None, seed=0
+    )
     config = dataclasses.replace(config, **json.loads(_OVERRIDES.value))
     shutil.rmtree(config.run_dir, ignore_errors=True)
     started = time.time()

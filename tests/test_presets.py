@@ -6,11 +6,8 @@ from an `http.server` in a thread; the cache is a temporary `KERAS_HOME`.
 No test touches the internet.
 """
 
-import functools
 import hashlib
-import http.server
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -21,6 +18,8 @@ from tests.helpers import calibration_clips
 from tests.helpers import random_clips
 from tests.helpers import require
 from tests.helpers import run_cli
+from tests.preset_server import LocalServer
+from tests.preset_server import run_cli_served
 from tsm_tf import presets
 from tsm_tf.lite.streaming import logits_of
 from tsm_tf.lite.streaming import stream_tflite
@@ -35,39 +34,6 @@ KINETICS = "tsm_resnet50_kinetics400_8f"
 KINETICS_FILE = "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth"
 ONLINE = "tsm_mobilenetv2_jester_online"
 TINY = {"width_multiplier": 0.125, "image_size": 32}  # reference base width 8
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; with `truncate` set, announces the full size and sends half."""
-
-    truncate = False
-
-    def copyfile(self, source, output):
-        if self.server.truncate:
-            data = source.read()
-            output.write(data[: len(data) // 2])
-            self.close_connection = True
-            return
-        super().copyfile(source, output)
-
-    def log_message(self, *args):
-        pass
-
-
-class LocalServer:
-    """An HTTP server over `folder` in a daemon thread; `url` is its base URL."""
-
-    def __init__(self, folder):
-        handler = functools.partial(_Handler, directory=str(folder))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.truncate = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -103,15 +69,6 @@ def serve_online_jester(tmp_path, seed):
     )
     torch.save(net.state_dict(), folder / "mobilenetv2_jester_online.pth.tar")
     return net, folder
-
-
-def run_cli_served(folder, command, flags):
-    """`run_cli` with the base-URL variable pointing at a `LocalServer` over `folder`."""
-    server = LocalServer(folder)
-    try:
-        return run_cli(command, flags, environment={download.BASE_URL_VARIABLE: server.url})
-    finally:
-        server.stop()
 
 
 def torch_logits(net, clips):
@@ -290,7 +247,9 @@ def test_bad_names_and_an_offline_preset_asked_to_stream_fail_clearly(keras_home
         tsm_tf.TSMClassifier.from_preset(KINETICS, shift_div=4)
     # An offline (bidirectional) preset is refused before its checkpoint is downloaded.
     monkeypatch.setattr(
-        export_module, "from_preset", lambda *args, **kwargs: pytest.fail("downloaded first")
+        export_module.TSMClassifier,
+        "from_preset",
+        lambda *args, **kwargs: pytest.fail("downloaded first"),
     )
     with pytest.raises(ValueError, match=r"offline \(bidirectional\) TSM.*cannot stream"):
         export_module.export_preset(KINETICS, keras_home / "x.tflite")

@@ -341,7 +341,9 @@ def test_flipped_training_clips_swap_their_labels(tmp_path):
     assert 0 < falling.sum() < 32
 
 
-def test_a_different_configuration_is_not_resumed(motion, tmp_path):
+def test_a_different_configuration_is_not_resumed_but_a_moved_or_longer_run_is(
+    motion, tmp_path, monkeypatch, caplog
+):
     config = TrainConfig(
         train_pattern=motion["train"], run_dir=str(tmp_path), epochs=1, steps_per_epoch=1, **TINY
     )
@@ -355,6 +357,16 @@ def test_a_different_configuration_is_not_resumed(motion, tmp_path):
     )
     with pytest.raises(ValueError, match="image_size: 32 -> 48"):
         train(changed)
+    # The folder moved and spelled another way, one epoch more: the same run resumes.
+    moved = tmp_path.parent / f"{tmp_path.name}_moved"
+    os.rename(tmp_path, moved)
+    monkeypatch.chdir(moved.parent)
+    more = dataclasses.replace(config, run_dir=f"./{moved.name}/", epochs=2)
+    with caplog.at_level("INFO"):
+        result = train(more)
+    assert f"Resuming ./{moved.name}/ after epoch 1." in caplog.text
+    assert result.epochs_completed == 2
+    assert TrainConfig.load(moved / "config.json") == more
 
 
 def test_eval_writes_report_and_confusion_png(motion, tmp_path):

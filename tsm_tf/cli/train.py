@@ -9,6 +9,8 @@ Run the same command again to resume an interrupted run. Every setting is a
 flag over one flat configuration (`tsm_tf.training.TrainConfig`); the resolved
 configuration is saved as `config.json` in the run folder, and
 `--config=run/config.json` replays it (flags given explicitly still win).
+The authors' recipes ship as files: `tsm-train --recipe=ucf101_from_kinetics
+--train_pattern=... --run_dir=...`; `--dry_run` prints a recipe's settings and source.
 """
 
 import dataclasses
@@ -21,20 +23,39 @@ from tsm_tf.backbones.registry import BACKBONES
 from tsm_tf.cli.tool import run_tool
 from tsm_tf.data.augmentation import TRAIN_CROPS
 from tsm_tf.data.sampling import SAMPLING_MODES
+from tsm_tf.presets.loading import is_preset
+from tsm_tf.presets.loading import preset_architecture
 from tsm_tf.training.config import DTYPE_POLICIES
 from tsm_tf.training.config import OPTIMIZERS
 from tsm_tf.training.config import SCHEDULES
 from tsm_tf.training.config import STRATEGIES
 from tsm_tf.training.config import TrainConfig
+from tsm_tf.training.config import read_recipe
+from tsm_tf.training.config import read_settings
+from tsm_tf.training.config import recipe_names
+from tsm_tf.training.config import recipe_path
 
 FLAGS = flags.FLAGS
 # Every default is TrainConfig's, whose model defaults are TSMConfig's.
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
+# What `--init_weights=<preset>` fixes where the flags leave it open.
+PRESET_SETTINGS = ("backbone", "num_segments", "shift_div", "bidirectional")
 
 
 def define_flags() -> None:
     """Defines this command's flags (at start-up, never at import)."""
-    flags.DEFINE_string("config", None, "A config.json to start from; explicit flags override it.")
+    flags.DEFINE_string(
+        "config", None, "A config.json or recipe file to start from; explicit flags override it."
+    )
+    flags.DEFINE_enum(
+        "recipe",
+        None,
+        recipe_names(),
+        "A recipe shipped with tsm_tf (its file cites its source); explicit flags override it.",
+    )
+    flags.DEFINE_bool(
+        "dry_run", False, "Print the resolved configuration (and the recipe's notes) and exit."
+    )
     flags.DEFINE_string("train_pattern", None, "Glob of training shards (labels.txt beside them).")
     flags.DEFINE_string("validation_pattern", None, "Glob of validation shards.")
     flags.DEFINE_string("run_dir", None, "Folder for checkpoints, logs and config.json.")
@@ -56,7 +77,8 @@ def define_flags() -> None:
     flags.DEFINE_string(
         "init_weights",
         _DEFAULTS["init_weights"],
-        "Initial weights: 'imagenet', a .keras, .weights.h5 or .pth file.",
+        "Initial weights: 'imagenet', a preset name (its backbone and shift, a new classifier "
+        "for other classes), a .keras, .weights.h5 or .pth file.",
     )
     flags.DEFINE_enum("sampling", _DEFAULTS["sampling"], list(SAMPLING_MODES), "Frame sampling.")
     flags.DEFINE_enum(
@@ -150,23 +172,48 @@ def define_flags() -> None:
 
 def resolve_config() -> TrainConfig:
     """Builds the configuration: config.json (if given), then explicit flags."""
+    if FLAGS.config and FLAGS.recipe:
+        raise app.UsageError("Pass --config or --recipe, not both.")
+    start = FLAGS.config or (FLAGS.recipe and recipe_path(FLAGS.recipe))
     values = {}
-    if FLAGS.config:
-        values = dataclasses.asdict(TrainConfig.load(FLAGS.config))
+    given = set()
+    if start:
+        values = read_settings(start)
+        given.update(values)
     for field in dataclasses.fields(TrainConfig):
         flag = FLAGS[field.name]
-        if FLAGS.config and not flag.present:
-            continue
-        values[field.name] = flag.value
+        if flag.present or field.name not in values:
+            values[field.name] = flag.value
+        given.update([field.name] if flag.present else [])
+    if is_preset(values.get("init_weights")):
+        values.update(_preset_settings(values, given))
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None
     values["decay_epochs"] = [int(epoch) for epoch in values.get("decay_epochs", [])]
     for name in ("flip_label_swaps", "reverse_label_swaps"):
         values[name] = [_parse_swap(name, swap) for swap in values.get(name, [])]
     for required in ("train_pattern", "run_dir"):
-        if not values.get(required):
+        if not values.get(required) and not FLAGS.dry_run:
             raise app.UsageError(f"--{required} is required.")
     return TrainConfig(**values)
+
+
+def _preset_settings(values, given):
+    """The backbone and shift settings of the preset in `init_weights`, where not given.
+
+    A given setting that contradicts a TSM preset is refused (naming both) by
+    `preset_architecture`.
+    """
+    name = values["init_weights"]
+    requested = {key: values[key] for key in PRESET_SETTINGS if key in given}
+    architecture = preset_architecture(name, **requested)
+    taken = {key: architecture[key] for key in PRESET_SETTINGS if key in architecture}
+    logging.info(
+        "--init_weights=%s: %s.",
+        name,
+        ", ".join(f"{key}={value!r}" for key, value in taken.items()),
+    )
+    return taken
 
 
 def _parse_swap(name, swap):
@@ -189,6 +236,12 @@ def main(argv):
         config = resolve_config()
     except ValueError as error:
         raise app.UsageError(str(error)) from error
+    if FLAGS.dry_run:
+        if FLAGS.recipe:
+            notes = read_recipe(FLAGS.recipe)
+            print(f"Recipe {FLAGS.recipe}: {notes['source']}\nEvaluation: {notes['evaluation']}")
+        print(config.to_json())
+        return
     from tsm_tf.training.trainer import train
 
     result = train(config)

@@ -88,11 +88,10 @@ def sampled_frame_rate(
 
 
 def _first_records(files, max_videos):
-    import tensorflow as tf
 
     count = 0
     for path in files:
-        for serialized in tf.data.TFRecordDataset(path):
+        for serialized in records.read_records(path):
             yield serialized
             count += 1
             if count >= max_videos:

@@ -211,7 +211,7 @@ def _read_records(files, training, deterministic, seed, input_context):
     if training:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
+        records.read_records,
         cycle_length=min(len(files), _CYCLE_LENGTH),
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,

@@ -27,6 +27,8 @@ from tsm_tf.utils import atomic_files as atomic
 from tsm_tf.utils.atomic_files import write_atomically
 from tsm_tf.utils.label_files import read_label_file
 
+READ_BUFFER_BYTES = 1 << 20
+
 FRAMES = "video/frames"
 LABEL = "video/label"
 VIDEO_ID = "video/id"
@@ -182,9 +184,19 @@ def _check_record_files(files):
         )
 
 
+def read_records(files) -> tf.data.Dataset:
+    """The serialized records of `files` (a path, a list, or a tensor of paths).
+
+    The read buffer is given (1 MiB) because TensorFlow 2.21 logs a line to stderr for every
+    reader without one ("`buffer_size` is unspecified") and for one at or below its 256 KiB
+    default ("overridden by the user"); at 1 MiB it logs nothing.
+    """
+    return tf.data.TFRecordDataset(files, buffer_size=READ_BUFFER_BYTES)
+
+
 def count_records(file_pattern: str | Sequence[str]) -> int:
     """The number of records (videos) in the matching shards: one read, nothing decoded."""
-    dataset = tf.data.TFRecordDataset(list_shards(file_pattern))
+    dataset = read_records(list_shards(file_pattern))
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
 
 
@@ -262,7 +274,7 @@ def read_videos(file_pattern: str | Sequence[str]) -> Iterator[tuple[np.ndarray,
         `(frames, label, video_id)`: frames uint8 `(num_frames, height, width, 3)` RGB.
     """
     for path in list_shards(file_pattern):
-        for serialized in tf.data.TFRecordDataset(path):
+        for serialized in read_records(path):
             features = parse_video(serialized)
             frames = np.stack(
                 [tf.io.decode_jpeg(frame, channels=3).numpy() for frame in features[FRAMES]]

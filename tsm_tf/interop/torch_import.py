@@ -53,7 +53,12 @@ _MAX_LISTED = 20
 logger = logging.getLogger(__name__)
 
 
-def load_torch_checkpoint(model: keras.Model, path: str | os.PathLike, strict: bool = True) -> dict:
+def load_torch_checkpoint(
+    model: keras.Model,
+    path: str | os.PathLike,
+    strict: bool = True,
+    new_classifier: bool = False,
+) -> dict:
     """Loads a PyTorch TSM checkpoint into a model from `tsm_tf.build_tsm`.
 
     Understands the reference release's offline checkpoints (`TSM_*.pth`,
@@ -75,11 +80,15 @@ def load_torch_checkpoint(model: keras.Model, path: str | os.PathLike, strict: b
             all. If False, load what matches and log the rest (a classifier
             of another class count is skipped, as for fine-tuning). A shape
             mismatch or another backbone fails either way.
+        new_classifier: if True, a classifier of another class count is
+            left as initialized (fine-tuning) without a warning, while every
+            other tensor is held to `strict`.
 
     Returns:
         A summary dict: `layout`, `backbone`, `num_classes` (of the
         checkpoint), `num_loaded` (tensors assigned), and the lists
-        `missing`, `unused` and `warnings` (empty when strict).
+        `missing`, `unused` and `warnings` (empty when strict), and `new`
+        (the model's weights left as initialized: a skipped classifier's).
 
     Raises:
         ImportError: torch is not installed (`pip install tsm_tf[torch]`).
@@ -99,7 +108,7 @@ def load_torch_checkpoint(model: keras.Model, path: str | os.PathLike, strict: b
     problems = _setting_problems(model, config, checkpoint)
     model_classes = _model_num_classes(model)
     skip_classifier = checkpoint.num_classes is not None and model_classes != checkpoint.num_classes
-    if skip_classifier:
+    if skip_classifier and not new_classifier:
         problems.append(
             f"the checkpoint classifies {checkpoint.num_classes} classes, the "
             f"model {model_classes}: build the model with "
@@ -134,7 +143,7 @@ def load_torch_checkpoint(model: keras.Model, path: str | os.PathLike, strict: b
         checkpoint.layout,
         checkpoint.backbone,
     )
-    return _summary(checkpoint, plan, warnings=[] if strict else problems)
+    return _summary(model, checkpoint, plan, warnings=[] if strict else problems)
 
 
 def load_imagenet_weights(model: keras.Model, path: str | os.PathLike | None = None) -> dict:
@@ -195,12 +204,15 @@ def load_imagenet_weights(model: keras.Model, path: str | os.PathLike | None = N
         checkpoint.path,
     )
     # Every tensor matched (anything else raised above): nothing missing, unused or warned about.
-    return _summary(checkpoint, plan, warnings=[])
+    return _summary(model, checkpoint, plan, warnings=[])
 
 
-def _summary(checkpoint, plan, warnings):
+def _summary(model, checkpoint, plan, warnings):
     """The summary dict that `load_torch_checkpoint` and `load_imagenet_weights` return."""
+    classifier = model.get_layer(CLASSIFIER_LAYER)
+    new = [] if plan["classifier_loaded"] else [weight.path for weight in classifier.weights]
     return {
+        "new": new,
         "layout": checkpoint.layout,
         "backbone": checkpoint.backbone,
         "num_classes": checkpoint.num_classes,
@@ -391,6 +403,7 @@ def _plan_assignments(model, checkpoint, skip_classifier):
     """Matches every Keras weight to a converted tensor; assigns nothing."""
     assignments, missing, shape_errors = [], [], []
     used = set()
+    classifier_loaded = not skip_classifier
     for layer in model.layers:
         if not layer.weights:
             continue
@@ -429,6 +442,7 @@ def _plan_assignments(model, checkpoint, skip_classifier):
         "missing": missing,
         "unused": unused,
         "shape_errors": shape_errors,
+        "classifier_loaded": classifier_loaded,
     }
 
 

@@ -9,6 +9,10 @@ from tsm_tf.models.classifier_head import CLASSIFIER_LAYER
 from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
 from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.models.tsm_config import TSMConfig
+from tsm_tf.presets.loading import is_preset
+from tsm_tf.presets.loading import load_preset_weights
+from tsm_tf.presets.loading import preset_architecture
+from tsm_tf.presets.loading import preset_labels
 
 _DEFAULTS = TSMConfig.defaults()
 
@@ -16,10 +20,10 @@ _DEFAULTS = TSMConfig.defaults()
 def build_tsm(
     backbone: str,
     num_classes: int,
-    num_segments: int = _DEFAULTS["num_segments"],
+    num_segments: int | None = None,
     image_size: int = _DEFAULTS["image_size"],
-    shift_div: int = _DEFAULTS["shift_div"],
-    bidirectional: bool = _DEFAULTS["bidirectional"],
+    shift_div: int | None = None,
+    bidirectional: bool | None = None,
     width_multiplier: float = _DEFAULTS["width_multiplier"],
     dropout: float = _DEFAULTS["dropout"],
     weights: str | None = None,
@@ -31,11 +35,14 @@ def build_tsm(
         backbone: `"mobilenet_v2"`, `"resnet50"` or `"resnet101"` (which
             shifts every other block, as the authors' code does).
         num_classes: number of classes.
-        num_segments: frames per clip (8 in the paper).
+        num_segments: frames per clip (None: a TSM preset's, else 8 as in
+            the paper).
         image_size: frame height and width (224 in the paper).
-        shift_div: 1 / fraction of channels shifted each way; 0 for TSN.
+        shift_div: 1 / fraction of channels shifted each way; 0 for TSN
+            (None: a TSM preset's, else 8).
         bidirectional: `True` for offline TSM, `False` for the online
-            (streamable) variant that shifts from the past only.
+            (streamable) variant that shifts from the past only (None: a
+            TSM preset's, else True).
         width_multiplier: scales the backbone's channels.
         dropout: dropout rate before the classifier.
         weights: `None` (random), `"imagenet"` (torchvision's ImageNet
@@ -47,8 +54,11 @@ def build_tsm(
             reference release (see `tsm_tf.load_torch_checkpoint`) or
             torchvision ImageNet weights (needs torch), or the name of a
             preset (`tsm_tf.presets.PRESETS`), downloaded once into the
-            Keras cache; a preset also gives the class names when `labels`
-            is None and `num_classes` is the preset's.
+            Keras cache. A TSM preset gives the shift settings left None
+            and refuses another backbone or shift (naming both); with
+            another `num_classes` its classifier is new (fine-tuning), with
+            the preset's it also gives the class names when `labels` is
+            None. Which weights were loaded and which are new is logged.
         labels: optional class names, carried into saved models and exports.
 
     Returns:
@@ -63,23 +73,26 @@ def build_tsm(
     >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     >>> model.fit(clips, labels)
     """
-    preset = _preset_name(weights)
-    if preset is not None and labels is None:
-        from tsm_tf.presets import preset_labels
-
-        names = preset_labels(preset)
-        labels = names if names is not None and len(names) == num_classes else None
-    model = TSMClassifier(
-        backbone,
-        num_classes,
+    architecture = dict(
+        backbone=backbone,
+        num_classes=num_classes,
         num_segments=num_segments,
         image_size=image_size,
         shift_div=shift_div,
         bidirectional=bidirectional,
         width_multiplier=width_multiplier,
         dropout=dropout,
-        labels=labels,
     )
+    preset = weights if is_preset(weights) else None
+    if preset is not None:
+        architecture = preset_architecture(preset, **architecture)
+        if labels is None:
+            names = preset_labels(preset)
+            labels = names if names is not None and len(names) == num_classes else None
+    for name, value in architecture.items():
+        if value is None:
+            architecture[name] = _DEFAULTS[name]
+    model = TSMClassifier(labels=labels, **architecture)
     if weights is None:
         return model
     if weights == "imagenet":
@@ -88,8 +101,6 @@ def build_tsm(
         load_imagenet_weights(model)
         return model
     if preset is not None:
-        from tsm_tf.presets import load_preset_weights
-
         load_preset_weights(model, preset)
         return model
     if not isinstance(weights, (str, os.PathLike)) or not os.path.exists(weights):
@@ -153,15 +164,6 @@ def _copy_weights(source, model, path):
             source_classes,
             model_classes,
         )
-
-
-def _preset_name(weights):
-    """`weights` if it names a preset (and is not an existing file), else None."""
-    if not isinstance(weights, str) or os.path.exists(weights):
-        return None
-    from tsm_tf.presets.registry import PRESETS
-
-    return weights if weights in PRESETS else None
 
 
 def per_frame_model(model: keras.Model) -> keras.Model:

@@ -9,6 +9,10 @@ from tsm_tf.layers.temporal_shift import TemporalShift
 from tsm_tf.models.classifier_head import FRAME_LOGITS_LAYER
 from tsm_tf.models.classifier_head import apply_frame_classifier
 from tsm_tf.models.tsm_config import TSMConfig
+from tsm_tf.presets.loading import OVERRIDABLE
+from tsm_tf.presets.loading import load_preset_weights
+from tsm_tf.presets.loading import preset_architecture
+from tsm_tf.presets.loading import preset_labels
 
 CLIPS_INPUT = "clips"
 
@@ -108,16 +112,28 @@ class TSMClassifier(keras.Model):
         Args:
             name: a preset name, e.g. `"tsm_resnet50_kinetics400_8f"`; the
                 list is `tsm_tf.presets.PRESETS` (and the README's table).
-            base_url: download from this folder URL instead (a mirror).
+            base_url: download from this folder URL instead of the published
+                one (a mirror; also `$TSM_TF_PRESET_BASE_URL`).
             **overrides: `image_size`, `width_multiplier`, `num_segments`
-                (TSN presets), `num_classes` (ImageNet presets), `dropout`.
+                (TSN presets), `num_classes` (another count: a new
+                classifier) or `dropout`.
 
         The checkpoint is downloaded once into the Keras cache
         (`~/.keras/models/tsm_tf`) and read from there afterwards.
         """
-        from tsm_tf.presets import from_preset
-
-        return from_preset(name, base_url=base_url, **overrides)
+        unknown = sorted(set(overrides) - set(OVERRIDABLE))
+        if unknown:
+            raise ValueError(
+                f"from_preset can change {', '.join(OVERRIDABLE)}; the rest of the "
+                f"architecture is the checkpoint's. Received: {', '.join(unknown)}"
+            )
+        architecture = preset_architecture(name, **overrides)
+        labels = preset_labels(name)
+        if labels is not None and len(labels) != architecture["num_classes"]:
+            labels = None  # a new classifier has no names yet
+        model = cls(labels=labels, **architecture)
+        load_preset_weights(model, name, base_url)
+        return model
 
 
 def set_config_attributes(model, config: TSMConfig) -> None:

@@ -2,7 +2,7 @@
 
 import os
 
-from tsm_tf.presets.loading import from_preset
+from tsm_tf.models.tsm_classifier import TSMClassifier
 from tsm_tf.presets.loading import get_preset
 
 
@@ -22,7 +22,7 @@ def export_preset(
         output: the `.tflite` path (metadata beside it, `.json`).
         mode, precision: as `tsm_tf.export_tflite`.
         base_url: download from this folder URL instead (a mirror).
-        **overrides: as `tsm_tf.presets.from_preset` (e.g. `image_size`).
+        **overrides: as `tsm_tf.TSMClassifier.from_preset` (e.g. `image_size`).
 
     Returns:
         `(model, metadata, parity_report)`.
@@ -42,7 +42,7 @@ def export_preset(
             "frames and cannot stream. Use mode='clip', or the online preset "
             "'tsm_mobilenetv2_jester_online'."
         )
-    model = from_preset(name, base_url=base_url, **overrides)
+    model = TSMClassifier.from_preset(name, base_url=base_url, **overrides)
     metadata = export_tflite(model, output, mode=mode, precision=precision, labels=model.labels)
     report = check_parity(model, output, num_frames=max(16, model.num_segments))
     if not report.passed:

@@ -17,6 +17,10 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# A recipe file is a configuration without data paths plus these two notes: where its
+# numbers come from and the matching evaluation (tsm_tf/training/recipes/).
+RECIPE_NOTES = ("source", "evaluation")
+RECIPES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes")
 # The model settings default to the model contract's (the paper's), except the backbone.
 _MODEL_DEFAULTS = TSMConfig.defaults()
 
@@ -142,13 +146,38 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
-        with open(path, encoding="utf-8") as handle:
-            values = json.load(handle)
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"Unknown settings in {os.fspath(path)}: {', '.join(unknown)}")
-        return cls(**values)
+        return cls(**read_settings(path))
+
+
+def read_settings(path) -> dict:
+    """The settings of a config.json or a recipe file (its notes left out); unknown keys refused."""
+    with open(path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    known = {field.name for field in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - known - set(RECIPE_NOTES))
+    if unknown:
+        raise ValueError(f"Unknown settings in {os.fspath(path)}: {', '.join(unknown)}")
+    return {name: value for name, value in values.items() if name in known}
+
+
+def recipe_names() -> list[str]:
+    """The recipes shipped with tsm_tf (`tsm-train --recipe=NAME`)."""
+    return sorted(
+        name[: -len(".json")] for name in os.listdir(RECIPES_DIR) if name.endswith(".json")
+    )
+
+
+def recipe_path(name: str) -> str:
+    """The file of recipe `name`; a clear error lists the names."""
+    if name not in recipe_names():
+        raise ValueError(f"Unknown recipe {name!r}. Recipes: {', '.join(recipe_names())}.")
+    return os.path.join(RECIPES_DIR, f"{name}.json")
+
+
+def read_recipe(name: str) -> dict:
+    """Recipe `name`'s settings and notes (`source`, `evaluation`), as in its file."""
+    with open(recipe_path(name), encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _check_label_swaps(name, swaps, switch, switched_on):

@@ -215,17 +215,23 @@ def _train(config):
     )
 
 
+# Settings a resumed run may change: the folder's spelling or place (the folder is the
+# run), and the epochs (raised: "train 2 more epochs").
+RESUMABLE_CHANGES = ("run_dir", "epochs")
+
+
 def _check_run_dir(config):
-    """Refuses a run folder whose saved configuration differs from `config`."""
+    """Refuses a run folder whose saved configuration differs from `config` (but in `RESUMABLE_CHANGES`)."""
     path = os.path.join(config.run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = TrainConfig.load(path)
-        if saved != config:
-            differences = [
-                f"{field.name}: {getattr(saved, field.name)!r} -> {getattr(config, field.name)!r}"
-                for field in dataclasses.fields(config)
-                if getattr(saved, field.name) != getattr(config, field.name)
-            ]
+        differences = [
+            f"{field.name}: {getattr(saved, field.name)!r} -> {getattr(config, field.name)!r}"
+            for field in dataclasses.fields(config)
+            if field.name not in RESUMABLE_CHANGES
+            and getattr(saved, field.name) != getattr(config, field.name)
+        ]
+        if differences:
             raise ValueError(
                 f"{config.run_dir} holds a run with a different configuration "
                 f"({'; '.join(differences)}). Resume with the same settings, or "
@@ -234,11 +240,13 @@ def _check_run_dir(config):
 
 
 def _save_config(config, chief):
-    """Creates the run folder and saves the configuration (once the run has started well)."""
-    path = os.path.join(config.run_dir, CONFIG_FILE)
-    if chief and not os.path.exists(path):
+    """Creates the run folder and saves the configuration (once the run has started well).
+
+    A resumed run saves it again: its folder's spelling and its epochs may have changed.
+    """
+    if chief:
         os.makedirs(config.run_dir, exist_ok=True)
-        config.save(path)
+        config.save(os.path.join(config.run_dir, CONFIG_FILE))
 
 
 def _make_datasets(config, strategy, initial_epoch=0):
@@ -358,6 +366,7 @@ def _count_worker_batches(file_pattern, batch_size, strategy):
     of `batch_size // num_workers` clips (its replicas' part of the global
     batch).
     """
+    from tsm_tf.data.records import count_records
     from tsm_tf.data.records import list_shards
 
     cluster = strategy.cluster_resolver.cluster_spec().as_dict()
@@ -371,7 +380,7 @@ def _count_worker_batches(file_pattern, batch_size, strategy):
         )
     worker_batch = batch_size // num_workers
     files = list_shards(file_pattern)
-    videos = [sum(1 for _ in tf.data.TFRecordDataset(path)) for path in files]
+    videos = [count_records(path) for path in files]
     if len(files) >= num_workers:
         per_worker = [sum(videos[worker::num_workers]) for worker in range(num_workers)]
     else:
@@ -475,9 +484,9 @@ def _work_around_keras_multi_worker_bugs(model, strategy):
 
 def _count_batches(file_pattern, batch_size, drop_remainder):
     """Batches in one pass over the shards (with or without the last partial batch)."""
-    from tsm_tf.data.records import list_shards
+    from tsm_tf.data.records import count_records
 
-    videos = sum(1 for _ in tf.data.TFRecordDataset(list_shards(file_pattern)))
+    videos = count_records(file_pattern)
     batches = videos // batch_size if drop_remainder else -(-videos // batch_size)
     if batches == 0:
         raise ValueError(
