@@ -205,7 +205,7 @@ def load_clip_model(model: "keras.Model | str") -> keras.Model:
                 raise FileNotFoundError(
                     f"No model file at {path}. Expected a .keras clip model written by tsm-train."
                 )
-            import tsm_tf  # noqa: F401  (registers the custom layers)
+            import tsm_tf.models  # noqa: F401  (registers the model and its layers)
 
             model = keras.models.load_model(path, compile=False)
         else:
