@@ -32,6 +32,7 @@ from tsm_tf.models.tsm_classifier import CLIPS_INPUT
 from tsm_tf.models.tsm_config import config_of
 from tsm_tf.utils.argument_checks import check_choice
 from tsm_tf.utils.atomic_files import write_atomically
+from tsm_tf.utils.backend_checks import require_tensorflow_backend
 from tsm_tf.utils.hashing import file_sha256
 from tsm_tf.utils.native_stderr import captured_native_stderr
 from tsm_tf.utils.progress import Progress
@@ -110,7 +111,13 @@ def export_tflite(
             mode.
         UnsupportedOpsError: the graph needs ops that are not TFLite
             builtins; the message names them.
+        RuntimeError: Keras runs on another backend than TensorFlow.
     """
+    require_tensorflow_backend(
+        "TFLite export",
+        "Save the model (model.save('model.keras')) and reload and export it with "
+        "KERAS_BACKEND=tensorflow, e.g. KERAS_BACKEND=tensorflow tsm-export --model=model.keras.",
+    )
     check_choice("mode", mode, metadata_lib.MODES)
     check_choice("precision", precision, metadata_lib.EXPORT_PRECISIONS)
     frame_rate = check_frame_rate(frame_rate)

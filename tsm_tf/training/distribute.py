@@ -6,6 +6,8 @@ import os
 
 import tensorflow as tf
 
+from tsm_tf.utils.backend_checks import require_tensorflow_backend
+
 
 def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
     """Returns the strategy called `name`.
@@ -17,6 +19,10 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
       command with its own `task.index`).
     - `"tpu"`: `TPUStrategy` on the TPU named by `tpu` (or the local one).
     """
+    require_tensorflow_backend(
+        "A tf.distribute strategy",
+        "Use KERAS_BACKEND=tensorflow, or keras.distribution on JAX.",
+    )
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

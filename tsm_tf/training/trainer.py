@@ -24,6 +24,7 @@ from tsm_tf.training.distribute import is_chief
 from tsm_tf.training.distribute import make_strategy
 from tsm_tf.training.losses import SparseCategoricalCrossentropyWithSmoothing
 from tsm_tf.training.schedules import WarmupDecay
+from tsm_tf.utils.backend_checks import require_tensorflow_backend
 from tsm_tf.utils.progress import plural
 
 CONFIG_FILE = "config.json"
@@ -63,7 +64,12 @@ def train(config: TrainConfig) -> TrainResult:
         FloatingPointError: the loss became NaN or infinite (the message names
             the step).
         ValueError: the run folder holds a different configuration.
+        RuntimeError: Keras runs on another backend than TensorFlow.
     """
+    require_tensorflow_backend(
+        "tsm-train (tf.distribute strategies, tf.data input)",
+        "Run it with KERAS_BACKEND=tensorflow, or train in Python with model.fit on this backend.",
+    )
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
