@@ -11,6 +11,7 @@ import pathlib
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent / "tsm_tf"
 
+
 def module_names():
     """Every module of the package by dotted name, to its file."""
     modules = {}
