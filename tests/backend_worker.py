@@ -32,6 +32,7 @@ def gradient_of_shift(layer, inputs, upstream):
 
 def main(work_dir):
     backend = keras.backend.backend()
+    keras.utils.set_random_seed(0)  # the fit test's verdict must not depend on the initial weights
     inputs = np.load(os.path.join(work_dir, "inputs.npz"))
     results = {}
 
@@ -66,11 +67,11 @@ def main(work_dir):
         bidirectional=False,  # streamable, so TensorFlow can export it in streaming mode
     )
     trainee.compile(
-        keras.optimizers.Adam(1e-3),
+        keras.optimizers.Adam(3e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     history = trainee.fit(
-        inputs["train_clips"], inputs["train_labels"], batch_size=4, epochs=3, verbose=0
+        inputs["train_clips"], inputs["train_labels"], batch_size=4, epochs=10, verbose=0
     )
     results["losses"] = np.asarray(history.history["loss"])
     if backend == "jax":
