@@ -38,6 +38,7 @@ from absl import app
 from absl import flags
 
 from tsm_tf.cli.tool import define_progress_flag
+from tsm_tf.cli.tool import parse_known_flags
 from tsm_tf.cli.tool import run_tool
 
 FLAGS = flags.FLAGS
@@ -239,14 +240,9 @@ def _print_summary(counts, seconds, skipped, stopped, written=None):
         print(f"Stopped: run the same command again to continue {FLAGS.output}.")
 
 
-def _parse_known_flags(argv):
-    # Flags tsm-predict does not define stay in argv, for Beam's PipelineOptions.
-    return flags.FLAGS(argv, known_only=True)
-
-
 def run():
     """Console-script entry point."""
-    run_tool(main, define_flags, flags_parser=_parse_known_flags)
+    run_tool(main, define_flags, flags_parser=parse_known_flags)
 
 
 if __name__ == "__main__":

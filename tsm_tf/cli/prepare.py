@@ -28,6 +28,7 @@ import os
 from absl import app
 from absl import flags
 
+from tsm_tf.cli.tool import parse_known_flags
 from tsm_tf.cli.tool import run_tool
 from tsm_tf.data import records
 from tsm_tf.data import sources
@@ -151,14 +152,9 @@ def main(argv):
     print_summary(report)
 
 
-def _parse_known_flags(argv):
-    # Flags tsm-prepare does not define stay in argv, for Beam's PipelineOptions.
-    return flags.FLAGS(argv, known_only=True)
-
-
 def run():
     """Console-script entry point."""
-    run_tool(main, define_flags, flags_parser=_parse_known_flags)
+    run_tool(main, define_flags, flags_parser=parse_known_flags)
 
 
 if __name__ == "__main__":

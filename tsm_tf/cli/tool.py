@@ -48,6 +48,12 @@ def run_tool(
     app.run(_without_traceback(main), flags_parser=_explained(flags_parser or flags.FLAGS))
 
 
+def parse_known_flags(argv: list[str]) -> list[str]:
+    """A `flags_parser` that leaves the flags a tool does not define in argv, for Beam's
+    PipelineOptions (tsm-prepare and tsm-predict with --runner)."""
+    return flags.FLAGS(argv, known_only=True)
+
+
 def _without_positional_arguments(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
     """`main`, refusing arguments that are not flags: `--video a.mp4 b.mp4` would otherwise
     stream a.mp4 alone and exit 0."""
