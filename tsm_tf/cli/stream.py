@@ -182,7 +182,7 @@ class PrintedLines:
     def mean_top_k(self, logits):
         """The top-k `(label, score)` of the softmax of the mean of `logits` (none for none)."""
         from tsm_tf.lite.streaming_classifier import mean_scores
-        from tsm_tf.lite.streaming_classifier import top_classes
+        from tsm_tf.utils.top_classes import top_classes
 
         return top_classes(mean_scores(logits), self.labels, self.top_k) if logits else []
 

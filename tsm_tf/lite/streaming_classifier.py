@@ -12,6 +12,7 @@ from tsm_tf.lite.frame_pacer import FramePacer
 from tsm_tf.lite.metadata import expected_frame_rate
 from tsm_tf.lite.preprocessing import resize_and_center_crop
 from tsm_tf.lite.tflite_model import TFLiteModel
+from tsm_tf.utils.top_classes import top_classes
 
 DEFAULT_SMOOTHING_WINDOW = 12
 
@@ -54,12 +55,6 @@ class Prediction:
 def mean_scores(logits) -> np.ndarray:
     """Softmax of the mean of a window of logits `(num_frames, num_classes)`: the shown scores."""
     return _softmax(np.mean(logits, axis=0))
-
-
-def top_classes(scores: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
-    """The `k` highest `scores` as `(label, score)`, best first (ties in label order)."""
-    order = np.argsort(-np.asarray(scores), kind="stable")[:k]
-    return [(labels[index], float(scores[index])) for index in order]
 
 
 @dataclasses.dataclass

@@ -17,6 +17,8 @@ import dataclasses
 
 import numpy as np
 
+from tsm_tf.utils.top_classes import top_classes
+
 # Windows scored in one call of the model.
 _BATCH_WINDOWS = 16
 
@@ -135,13 +137,13 @@ def video_timeline(
         scores.extend(score_clips(np.stack(clips)))
     windows = []
     for (start, end), window_scores in zip(spans, scores):
-        best = np.argsort(-window_scores, kind="stable")[:top_k]
+        best = top_classes(window_scores, labels, top_k)
         windows.append(
             TimelineWindow(
                 start / frame_rate,
                 end / frame_rate,
-                tuple(labels[index] for index in best),
-                tuple(float(window_scores[index]) for index in best),
+                tuple(label for label, _ in best),
+                tuple(score for _, score in best),
                 window_scores,
             )
         )

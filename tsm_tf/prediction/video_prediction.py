@@ -29,6 +29,7 @@ from tsm_tf.data.sampling import SAMPLING_MODES
 from tsm_tf.prediction.timeline import Timeline
 from tsm_tf.utils.argument_checks import check_choice
 from tsm_tf.utils.argument_checks import check_positive_int
+from tsm_tf.utils.top_classes import top_classes
 
 NUM_CROPS_CHOICES = (1, 3)
 
@@ -380,11 +381,11 @@ def model_labels(model: keras.Model) -> list[str]:
 
 def make_prediction(path, labels, scores, top_k, protocol, num_frames, frame_rate):
     """A `VideoPrediction` from a video's scores over every class."""
-    best = np.argsort(-scores, kind="stable")[:top_k]
+    best = top_classes(scores, labels, top_k)
     return VideoPrediction(
         video=path,
-        labels=tuple(labels[index] for index in best),
-        scores=tuple(float(scores[index]) for index in best),
+        labels=tuple(label for label, _ in best),
+        scores=tuple(score for _, score in best),
         protocol=protocol,
         num_frames=num_frames,
         seconds=num_frames / frame_rate if frame_rate else 0.0,
