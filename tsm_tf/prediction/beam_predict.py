@@ -94,10 +94,16 @@ def run_beam_prediction(
     # Beam's WriteToText fails on DaskRunner (its finalize step recomputes the
     # writes and finds other temporary files, measured), so each shard is written
     # whole, atomically, by one worker: a recomputed shard is the same file again.
-    (
+    keyed_rows = (
         (predicted, errors)
         | "All" >> beam.Flatten()
         | "Shard" >> beam.Map(lambda row: (_shard_of(row, num_shards), row))
+    )
+    # One empty entry per shard, so that a shard no video hashes to is written too.
+    every_shard = pipeline | "Shards" >> beam.Create([(index, None) for index in range(num_shards)])
+    (
+        (keyed_rows, every_shard)
+        | "AllShards" >> beam.Flatten()
         | "Group" >> beam.GroupByKey()
         | "Write" >> beam.Map(_write_shard, output_prefix, num_shards)
     )
@@ -130,6 +136,7 @@ def _write_shard(shard, output_prefix, num_shards):
     from tsm_tf.utils.atomic_files import write_atomically
 
     index, rows = shard
+    rows = [row for row in rows if row is not None]
     path = shard_path(output_prefix, index, num_shards)
     text = "".join(row + "\n" for row in sorted(rows, key=lambda row: json.loads(row)["video"]))
     if "://" in path:
